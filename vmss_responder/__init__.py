@@ -1,0 +1,3 @@
+"""vmss-responder: an event-driven incident responder for Azure Virtual Machine Scale Sets."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Notifications: one story per incident, rendered per channel, delivered through an outbox."""
