@@ -74,7 +74,7 @@ class Settings(BaseModel):
     sweep_interval: Duration = timedelta(minutes=1)
     recheck_interval: Duration = timedelta(minutes=10)
     verify_interval: Duration = timedelta(minutes=5)
-    verify_timeout: Duration = timedelta(minutes=45)
+    verify_timeout: Duration = timedelta(minutes=20)
     max_retry_after: Duration = timedelta(seconds=20)
     dedup_retention: Duration = timedelta(hours=48)
     lease_duration: Duration = timedelta(minutes=5)

@@ -70,6 +70,8 @@ class ActionRecord:
     verified: bool | None = None
     output: str | None = None  # run command output (last 4 KB)
     detail: str = ""
+    capacity: int | None = None  # replace_instance: the capacity to restore once the instance is gone
+    continuation: str | None = None  # run_command: LRO continuation token to collect the output
 
 
 @dataclass(slots=True)

@@ -1,0 +1,121 @@
+"""Actions: the guarded mutating ARM calls, executed exactly once and verified later.
+
+The engine decides; this module performs. Every call names its instance IDs (never a
+wildcard), is sent without azure-core retries (a retried POST could restart an instance twice)
+and without waiting for the long-running operation (Event Grid waits only 30 s): the sweep
+verifies the outcome against the instance view. Each call carries a fresh
+``x-ms-correlation-request-id`` which the responder remembers, so the Activity Log and Event
+Grid echoes of its own calls are recognized and never open incidents.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from .identity import ScaleSetRef
+
+SCRIPT_LIBRARY = "vmss_responder.scripts"
+OUTPUT_LIMIT = 4096  # Azure returns the last 4,096 bytes of run command output
+
+
+class ActionError(RuntimeError):
+    pass
+
+
+def script_text(name: str) -> list[str]:
+    """A diagnostic script from the repo's library, by name (the name comes from settings, never a payload)."""
+    if not name.replace("-", "").isalnum():
+        raise ActionError(f"invalid script name {name!r}")
+    try:
+        text = resources.files(SCRIPT_LIBRARY).joinpath(f"{name}.sh").read_text()
+    except FileNotFoundError:
+        raise ActionError(f"no script {name!r} in the library") from None
+    return text.splitlines()
+
+
+def script_names() -> list[str]:
+    return sorted(p.name[:-3] for p in resources.files(SCRIPT_LIBRARY).iterdir() if p.name.endswith(".sh"))
+
+
+@dataclass(slots=True)
+class CallResult:
+    ok: bool
+    correlation_id: str
+    detail: str
+    continuation: str | None = None  # LRO continuation token, to collect a result later
+
+
+def _no_retry(correlation_id: str) -> dict[str, Any]:
+    return {"retry_total": 0, "polling": False, "headers": {"x-ms-correlation-request-id": correlation_id}}
+
+
+def run_action(compute: Any, ref: ScaleSetRef, op: str, instance_ids: list[str], *, script: str = "", capacity: int | None = None) -> CallResult:
+    """Start one mutation. Raises nothing for ARM errors: they come back as ``ok=False`` with the reason."""
+    from azure.core.exceptions import AzureError
+
+    cid = str(uuid.uuid4())
+    rg, name = ref.resource_group, ref.name
+    if op != "resume_repairs" and not instance_ids:
+        raise ActionError(f"{op} must name its instance IDs")
+    try:
+        if op == "resume_repairs":
+            compute.virtual_machine_scale_sets.begin_set_orchestration_service_state(
+                rg, name, {"serviceName": "AutomaticRepairs", "action": "Resume"}, **_no_retry(cid)
+            )
+            return CallResult(True, cid, "setOrchestrationServiceState AutomaticRepairs Resume accepted")
+        (iid,) = instance_ids
+        if op == "restart_instance":
+            compute.virtual_machine_scale_set_vms.begin_restart(rg, name, iid, **_no_retry(cid))
+            return CallResult(True, cid, f"restart of instance {iid} accepted")
+        if op == "reimage_instance":
+            compute.virtual_machine_scale_set_vms.begin_reimage(rg, name, iid, **_no_retry(cid))
+            return CallResult(True, cid, f"reimage of instance {iid} accepted")
+        if op == "replace_instance":
+            compute.virtual_machine_scale_sets.begin_delete_instances(rg, name, {"instanceIds": [iid]}, **_no_retry(cid))
+            return CallResult(True, cid, f"delete of instance {iid} accepted; capacity {capacity} is restored once it is gone")
+        if op == "run_command":
+            poller = compute.virtual_machine_scale_set_vms.begin_run_command(
+                rg, name, iid, {"commandId": "RunShellScript", "script": script_text(script)}, **_no_retry(cid)
+            )
+            return CallResult(True, cid, f"run command {script} started on instance {iid}", poller.continuation_token())
+    except AzureError as exc:
+        return CallResult(False, cid, f"{op} failed: {_short(exc)}")
+    raise ActionError(f"unknown action {op!r}")
+
+
+def restore_capacity(compute: Any, ref: ScaleSetRef, capacity: int) -> CallResult:
+    """Second step of a replacement: bring the scale set back to its capacity (a new instance, next free ID)."""
+    from azure.core.exceptions import AzureError
+
+    cid = str(uuid.uuid4())
+    try:
+        compute.virtual_machine_scale_sets.begin_update(
+            ref.resource_group, ref.name, {"sku": {"capacity": capacity}}, **_no_retry(cid)
+        )
+        return CallResult(True, cid, f"capacity restored to {capacity}")
+    except AzureError as exc:
+        return CallResult(False, cid, f"capacity restore failed: {_short(exc)}")
+
+
+def collect_run_command(compute: Any, ref: ScaleSetRef, instance_id: str, continuation: str) -> str | None:
+    """Poll a started run command once it is due; returns the output (last 4 KB) or None if still running."""
+    poller = compute.virtual_machine_scale_set_vms.begin_run_command(
+        ref.resource_group, ref.name, instance_id, None, continuation_token=continuation
+    )
+    if not poller.done():
+        poller.wait(timeout=0)
+    if not poller.done():
+        return None
+    result = poller.result()
+    text = "\n".join(
+        f"[{getattr(s, 'code', '')}]\n{getattr(s, 'message', '') or ''}" for s in (getattr(result, "value", None) or [])
+    )
+    return text.encode()[-OUTPUT_LIMIT:].decode(errors="replace")
+
+
+def _short(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,371 @@
+"""The outbox: notifications are stored first and sent from the sweep, so none is lost or repeated.
+
+Why an outbox: the engine decides to notify inside a handler that must finish quickly and may
+crash or be retried; a receiver may be down for an hour. So deciding and sending are split:
+:meth:`Outbox.enqueue` only writes records (one per configured channel, insert-if-absent, so
+enqueueing twice is harmless) and :meth:`Outbox.deliver_due`, called by the sweep, sends them.
+
+Tables:
+
+- ``outbox`` holds only pending records: partition = channel, row = ``<incident>|<seq:06d>``,
+  so one partition query lists a channel's backlog already grouped by incident and in seq
+  order. Delivered records leave it, so the sweep never rescans history.
+- ``outboxdone`` holds the outcome of every finished record (sent, skipped with the reason, or
+  dead with the reason), same keys. It is the delivery history and the "already done" check that
+  makes a re-enqueue after success a no-op.
+
+Guarantees:
+
+- Order: within one (channel, incident) a record is sent only when every lower seq is finished
+  (sent, skipped or dead); a later seq waits while an earlier one retries.
+- No two app instances send the same record at once: each attempt first claims the record with
+  an ETag'd lease (``leaseDuration``). A crash between the send and the bookkeeping can, after
+  the lease expires, resend that one record once: delivery is at-least-once, and receivers dedup
+  on the delivery id (``X-VMSS-Responder-Delivery`` for webhooks; PagerDuty's ``dedup_key``).
+- Retries: 429 waits ``Retry-After``; 5xx, 408, timeouts and connection errors back off
+  exponentially from ``sweepInterval`` up to ``notifyBackoffMax``; after ``notifyMaxAttempts``
+  attempts, or at once on any other 4xx, the record is dead, with the reason kept. No sleeping:
+  a failed record gets its next attempt time and the sweep comes back.
+- A retryable failure pauses that channel for the rest of the sweep (the receiver is down or
+  throttling), so one dead endpoint costs one request per sweep, not one per incident.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from ..clock import Clock
+from ..config import Settings
+from ..durations import format_timestamp, parse_timestamp
+from ..store.base import ConflictError, Record, Store, safe_key
+from .model import Notification
+from .senders import Sender, SendResult, build_senders, redactor_for
+
+log = logging.getLogger("vmss_responder.notify")
+
+OUTBOX_TABLE = "outbox"
+DONE_TABLE = "outboxdone"
+FALLBACK_CHANNEL = "log"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A finished outbox record: sent, skipped (deliberately not sent) or dead (given up)."""
+
+    at: datetime  # when it finished
+    channel: str
+    notification_id: str
+    incident_id: str
+    seq: int
+    severity: str
+    reason: str
+    outcome: str  # sent | skipped | dead
+    attempts: int
+    status: int | None  # last HTTP status, if any
+    detail: str  # skip reason or last error (redacted)
+    notified_at: datetime  # when the engine decided to notify
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    channel: str
+    notification_id: str
+    incident_id: str
+    seq: int
+    attempts: int
+    next_attempt: datetime
+    last_status: int | None
+    last_error: str | None
+
+
+def row_key(incident_id: str, seq: int) -> str:
+    return f"{safe_key(incident_id)}|{seq:06d}"
+
+
+def backoff(attempts: int, first: timedelta, cap: timedelta) -> timedelta:
+    """Delay before the next attempt after ``attempts`` failures: first, 2x, 4x, ... capped."""
+    return min(cap, first * (2 ** min(max(attempts - 1, 0), 20)))
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        senders: Mapping[str, Sender] | None = None,
+        *,
+        app_url: str | None = None,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._senders = (
+            senders if senders is not None else build_senders(settings, store, clock, app_url=app_url)
+        )
+        self._owner = uuid.uuid4().hex  # lease owner: this outbox object
+        self._redact = redactor_for(settings)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Where new notifications go: the configured channels, or the log so nothing is dropped."""
+        return self._settings.channels or (FALLBACK_CHANNEL,)
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def enqueue(self, notification: Notification) -> list[str]:
+        """Store one record per channel; returns the channels newly enqueued (none on a repeat)."""
+        now = format_timestamp(self._clock.now())
+        row = row_key(notification.incident_id, notification.seq)
+        enqueued = []
+        for channel in self.channels:
+            if self._store.get(DONE_TABLE, channel, row) is not None:
+                continue
+            value = {
+                "notification": notification.to_dict(),
+                "enqueuedAt": now,
+                "attempts": 0,
+                "nextAttempt": now,
+                "lastStatus": None,
+                "lastError": None,
+                "leaseOwner": None,
+                "leaseUntil": None,
+            }
+            if self._store.insert(OUTBOX_TABLE, channel, row, value) is not None:
+                enqueued.append(channel)
+        return enqueued
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def deliver_due(self, budget: int = 200) -> list[Delivery]:
+        """Send what is due, at most ``budget`` attempts; returns the records finished by this call."""
+        finished: list[Delivery] = []
+        for channel in sorted(self._store.partitions(OUTBOX_TABLE)):
+            if budget <= 0:
+                break
+            sender = self._senders.get(channel)
+            if sender is None:
+                log.warning(
+                    "outbox: channel %s has pending notifications but is not configured; kept", channel
+                )
+                continue
+            budget = self._deliver_channel(channel, sender, budget, finished)
+        return finished
+
+    def _deliver_channel(self, channel: str, sender: Sender, budget: int, finished: list[Delivery]) -> int:
+        records = list(self._store.query(OUTBOX_TABLE, channel))
+        chains = [list(group) for _, group in groupby(records, key=lambda r: r.row.rsplit("|", 1)[0])]
+        chains.sort(key=lambda chain: (parse_timestamp(chain[0].value["notification"]["at"]), chain[0].row))
+        for chain in chains:
+            for record in chain:  # in seq order; stop at the first record not finished now
+                if budget <= 0 or not self._due(record):
+                    break
+                budget -= 1
+                outcome = self._attempt(channel, sender, record)
+                if isinstance(outcome, Delivery):
+                    finished.append(outcome)
+                    continue
+                if outcome == "already_done":
+                    continue
+                if outcome == "retry":
+                    return budget  # the receiver is failing: pause this channel until the next sweep
+                break  # claimed by someone else
+        return budget
+
+    def _due(self, record: Record) -> bool:
+        now = self._clock.now()
+        lease = record.value.get("leaseUntil")
+        if lease and parse_timestamp(lease) > now:
+            return False
+        return parse_timestamp(record.value["nextAttempt"]) <= now
+
+    def _attempt(self, channel: str, sender: Sender, record: Record) -> Delivery | str:
+        now = self._clock.now()
+        claimed = {
+            **record.value,
+            "leaseOwner": self._owner,
+            "leaseUntil": format_timestamp(now + self._settings.lease_duration),
+        }
+        try:
+            etag = self._store.replace(OUTBOX_TABLE, channel, record.row, claimed, record.etag)
+        except ConflictError:
+            return "claimed"
+        if self._store.get(DONE_TABLE, channel, record.row) is not None:
+            # Finished by an earlier attempt whose cleanup did not happen, or re-enqueued after it.
+            self._delete(channel, record.row, etag)
+            return "already_done"
+        notification = Notification.from_dict(record.value["notification"])
+        result = self._send(sender, channel, notification)
+        attempts = int(record.value.get("attempts", 0)) + 1
+        if result.ok:
+            outcome = "skipped" if result.skipped else "sent"
+            return self._finish(
+                channel, record.row, etag, notification, outcome, attempts, result, result.skipped or ""
+            )
+        if result.retryable and attempts < self._settings.notify_max_attempts:
+            self._reschedule(channel, record.row, etag, claimed, attempts, result)
+            return "retry"
+        detail = result.error or "failed"
+        if result.retryable:
+            detail = f"gave up after {attempts} attempts; last: {detail}"
+        return self._finish(channel, record.row, etag, notification, "dead", attempts, result, detail)
+
+    def _send(self, sender: Sender, channel: str, notification: Notification) -> SendResult:
+        try:
+            return sender.send(notification)
+        except Exception as exc:  # a bug in rendering must not stop the sweep; retried, then dead
+            log.exception("outbox: %s sender raised for %s", channel, notification.id)
+            return SendResult(ok=False, error=self._redact(f"{type(exc).__name__}: {exc}"), retryable=True)
+
+    def _reschedule(
+        self, channel: str, row: str, etag: str, value: dict[str, Any], attempts: int, result: SendResult
+    ) -> None:
+        now = self._clock.now()
+        if result.retry_after_seconds is not None:
+            delay = timedelta(seconds=result.retry_after_seconds)
+        else:
+            delay = backoff(attempts, self._settings.sweep_interval, self._settings.notify_backoff_max)
+        updated = {
+            **value,
+            "attempts": attempts,
+            "nextAttempt": format_timestamp(now + delay),
+            "lastStatus": result.status,
+            "lastError": result.error,
+            "leaseOwner": None,
+            "leaseUntil": None,
+        }
+        log.warning(
+            "outbox: %s delivery of %s failed (attempt %d, %s); next attempt %s",
+            channel,
+            value["notification"]["id"],
+            attempts,
+            result.error,
+            updated["nextAttempt"],
+        )
+        try:
+            self._store.replace(OUTBOX_TABLE, channel, row, updated, etag)
+        except ConflictError:
+            log.warning("outbox: lost the lease on %s/%s while sending; the new owner retries", channel, row)
+
+    def _finish(
+        self,
+        channel: str,
+        row: str,
+        etag: str,
+        notification: Notification,
+        outcome: str,
+        attempts: int,
+        result: SendResult,
+        detail: str,
+    ) -> Delivery:
+        delivery = Delivery(
+            at=self._clock.now(),
+            channel=channel,
+            notification_id=notification.id,
+            incident_id=notification.incident_id,
+            seq=notification.seq,
+            severity=notification.severity,
+            reason=notification.reason,
+            outcome=outcome,
+            attempts=attempts,
+            status=result.status,
+            detail=detail,
+            notified_at=notification.at,
+        )
+        self._store.insert(DONE_TABLE, channel, row, _delivery_to_dict(delivery))
+        self._delete(channel, row, etag)
+        level = logging.ERROR if outcome == "dead" else logging.INFO
+        log.log(
+            level,
+            "outbox: %s %s via %s after %d attempt(s) %s",
+            notification.id,
+            outcome,
+            channel,
+            attempts,
+            detail,
+        )
+        return delivery
+
+    def _delete(self, channel: str, row: str, etag: str) -> None:
+        try:
+            self._store.delete(OUTBOX_TABLE, channel, row, etag)
+        except ConflictError:
+            log.warning("outbox: %s/%s changed before cleanup; its next claimer finds it done", channel, row)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def deliveries(self, outcomes: tuple[str, ...] = ("sent",)) -> list[Delivery]:
+        """Finished records with one of ``outcomes`` (default: sent), in the order they finished."""
+        found = [
+            _delivery_from_dict(r.value)
+            for channel in self._store.partitions(DONE_TABLE)
+            for r in self._store.query(DONE_TABLE, channel)
+            if r.value["outcome"] in outcomes
+        ]
+        return sorted(found, key=lambda d: (d.at, d.notified_at, d.incident_id, d.seq, d.channel))
+
+    def pending(self) -> list[Pending]:
+        out = []
+        for channel in sorted(self._store.partitions(OUTBOX_TABLE)):
+            for r in self._store.query(OUTBOX_TABLE, channel):
+                n = r.value["notification"]
+                out.append(
+                    Pending(
+                        channel=channel,
+                        notification_id=n["id"],
+                        incident_id=n["incidentId"],
+                        seq=int(n["seq"]),
+                        attempts=int(r.value.get("attempts", 0)),
+                        next_attempt=parse_timestamp(r.value["nextAttempt"]),
+                        last_status=r.value.get("lastStatus"),
+                        last_error=r.value.get("lastError"),
+                    )
+                )
+        return out
+
+    def pending_count(self) -> int:
+        return sum(
+            1
+            for channel in self._store.partitions(OUTBOX_TABLE)
+            for _ in self._store.query(OUTBOX_TABLE, channel)
+        )
+
+
+def _delivery_to_dict(d: Delivery) -> dict[str, Any]:
+    return {
+        "at": format_timestamp(d.at),
+        "channel": d.channel,
+        "notificationId": d.notification_id,
+        "incidentId": d.incident_id,
+        "seq": d.seq,
+        "severity": d.severity,
+        "reason": d.reason,
+        "outcome": d.outcome,
+        "attempts": d.attempts,
+        "status": d.status,
+        "detail": d.detail,
+        "notifiedAt": format_timestamp(d.notified_at),
+    }
+
+
+def _delivery_from_dict(v: dict[str, Any]) -> Delivery:
+    return Delivery(
+        at=parse_timestamp(v["at"]),
+        channel=v["channel"],
+        notification_id=v["notificationId"],
+        incident_id=v["incidentId"],
+        seq=int(v["seq"]),
+        severity=v["severity"],
+        reason=v["reason"],
+        outcome=v["outcome"],
+        attempts=int(v["attempts"]),
+        status=v.get("status"),
+        detail=v.get("detail", ""),
+        notified_at=parse_timestamp(v["notifiedAt"]),
+    )

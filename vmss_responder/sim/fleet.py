@@ -1,0 +1,715 @@
+"""The emulated platform: scale sets, their instances, and what Azure does to them over time.
+
+The fleet is the emulator's state and the only place where the platform's rules live:
+
+* the timeline's fleet steps (``set_instance``, ``remove_instances``, ``add_instances``,
+  ``set_scale_set``, ``arm_faults``) via :meth:`Fleet.apply_step`;
+* the mutations the responder's ARM calls cause (resume, restart, reimage, delete, capacity,
+  run command). Each long-running one is an :class:`Operation` that finishes
+  ``operation_seconds`` later on the clock; the emulator's LRO status URLs report on it;
+* the platform's own automatic repairs, played by :meth:`Fleet.tick` as a discrete-event
+  simulation, so the outcome does not depend on how often anybody looks: an instance that has been
+  ``Unhealthy``/``Unknown`` for the grace period (which also restarts after any state change on the
+  set) and is not protected and did not fail provisioning is repaired with the policy's action, one
+  at a time below 20 instances (5% above). Three repairs in a row that come back unhealthy make the
+  platform suspend AutomaticRepairs, as Azure does after repeated failed repairs.
+
+No HTTP and no clock reads here: every entry point takes ``now``. One lock serialises the replay
+driver and the emulator's request threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..durations import parse_timestamp
+from ..identity import ScaleSetRef
+from .fleet_spec import (
+    AUTOMATIC_REPAIRS,
+    AddInstancesStep,
+    ArmFaultsStep,
+    FleetError,
+    FleetSpec,
+    FleetStep,
+    InstancePatch,
+    InstanceSpec,
+    OrchestrationServiceSpec,
+    RemoveInstancesStep,
+    RepairsPolicySpec,
+    ScaleSetSpec,
+    SetInstanceStep,
+    SetScaleSetStep,
+    parse_fleet,
+    parse_step,
+)
+
+UNHEALTHY = frozenset({"Unhealthy", "Unknown"})
+REPAIRED = {"provisioningState": "Succeeded", "powerState": "running", "health": "Healthy"}
+SUSPEND_AFTER_FAILED_REPAIRS = 3
+SMALL_SET = 20  # below this, one repair at a time; above, 5% of the instances
+RUN_COMMAND_OUTPUT_LIMIT = 4096  # Azure keeps the last 4,096 bytes of each stream
+
+
+class NotFound(LookupError):
+    """A scale set or instance that does not exist (ARM answers 404)."""
+
+
+class Conflict(Exception):
+    """ARM refuses the operation in the current state. ``code`` is ARM's error code;
+    ``status`` the HTTP status it comes with (409, or 400 for a bad parameter)."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Extension:
+    name: str
+    status: str
+    message: str
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    zone: str | None
+    provisioning_state: str
+    power_state: str
+    health: str | None
+    latest_model_applied: bool
+    protect_from_scale_in: bool
+    protect_from_scale_set_actions: bool
+    extensions: list[Extension]
+    after_repair: dict[str, Any]
+    run_command_output: str | None
+    created: datetime
+    unhealthy_since: datetime | None = None
+
+    @classmethod
+    def from_spec(cls, spec: InstanceSpec, instance_id: str, at: datetime) -> Instance:
+        inst = cls(instance_id, None, "Succeeded", "running", None, True, False, False, [], {}, None, at)
+        inst.apply(spec.model_dump(exclude={"instanceId"}) | {"afterRepair": spec.afterRepair}, at)
+        return inst
+
+    @property
+    def number(self) -> int:
+        return int(self.instance_id)
+
+    @property
+    def protected(self) -> bool:
+        return self.protect_from_scale_in or self.protect_from_scale_set_actions
+
+    def set_health(self, health: str | None, at: datetime) -> None:
+        """Track since when the instance has been unhealthy: the repair clock."""
+        if health in UNHEALTHY and self.health not in UNHEALTHY:
+            self.unhealthy_since = at
+        elif health not in UNHEALTHY:
+            self.unhealthy_since = None
+        self.health = health
+
+    def apply(self, fields: Mapping[str, Any], at: datetime) -> None:
+        """Apply instance fields named as the scenario names them (a patch: absent fields stay)."""
+        for name, value in fields.items():
+            if name == "health":
+                self.set_health(value, at)
+            elif name == "protectionPolicy":
+                policy = dict(value) if isinstance(value, Mapping) else value.model_dump()
+                self.protect_from_scale_in = policy["protectFromScaleIn"]
+                self.protect_from_scale_set_actions = policy["protectFromScaleSetActions"]
+            elif name == "extensions":
+                self.extensions = [_extension(e) for e in value]
+            elif name == "afterRepair":
+                self.after_repair = value.given() if isinstance(value, InstancePatch) else dict(value or {})
+            else:
+                setattr(self, _ATTRIBUTES[name], value)
+
+    def begin_update(self, at: datetime) -> None:
+        """The visible state while the platform restarts or reimages the VM."""
+        self.provisioning_state, self.power_state = "Updating", "starting"
+        self.set_health("Initializing", at)
+
+    def repaired(self, at: datetime, *, new_model: bool) -> None:
+        """A restart, reimage or replacement has completed: ``afterRepair`` applies, and the grace
+        period starts again from here for an instance that comes back unhealthy."""
+        fields: dict[str, Any] = dict(REPAIRED)
+        if new_model:
+            fields["latestModelApplied"] = True
+        self.apply(fields | self.after_repair, at)
+        if self.health in UNHEALTHY:
+            self.unhealthy_since = at
+
+
+_ATTRIBUTES = {
+    "zone": "zone",
+    "provisioningState": "provisioning_state",
+    "powerState": "power_state",
+    "latestModelApplied": "latest_model_applied",
+    "runCommandOutput": "run_command_output",
+}
+
+
+def _extension(value: Any) -> Extension:
+    data = value if isinstance(value, Mapping) else value.model_dump()
+    return Extension(data["name"], data["status"], data["message"])
+
+
+@dataclass
+class OrchestrationService:
+    name: str
+    state: str
+    last_change: datetime | None = None
+
+
+@dataclass
+class ScaleSet:
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    orchestration_mode: str
+    repairs_policy: RepairsPolicySpec | None
+    services: list[OrchestrationService]
+    upgrade_policy: dict[str, Any]
+    instances: dict[str, Instance]
+    zones: list[str]
+    created: datetime
+    grace_anchor: datetime  # the last PUT/PATCH/POST state change on the set
+    max_id: int  # highest instance ID ever used: new instances take max_id + 1
+    generation: int = 1  # the ETag
+    failed_repairs: int = 0  # consecutive platform repairs that came back unhealthy
+
+    @property
+    def ref(self) -> ScaleSetRef:
+        return ScaleSetRef(self.subscription_id, self.resource_group, self.name)
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+    def service(self, name: str) -> OrchestrationService | None:
+        return next((s for s in self.services if s.name.lower() == name.lower()), None)
+
+    @property
+    def repairs_state(self) -> str | None:
+        service = self.service(AUTOMATIC_REPAIRS)
+        return service.state if service else None
+
+    @property
+    def repairs_active(self) -> bool:
+        return bool(self.repairs_policy and self.repairs_policy.enabled and self.repairs_state == "Running")
+
+    def instance(self, instance_id: str) -> Instance:
+        inst = self.instances.get(instance_id)
+        if inst is None:
+            raise NotFound(f"instance {instance_id} of {self.name}")
+        return inst
+
+    def sorted_instances(self) -> list[Instance]:
+        return sorted(self.instances.values(), key=lambda i: i.number)
+
+    def next_id(self) -> str:
+        self.max_id += 1
+        return str(self.max_id)
+
+    def touch(self, at: datetime) -> None:
+        """A PUT/PATCH/POST changed the set: the grace period restarts and the ETag moves."""
+        self.grace_anchor = at
+        self.generation += 1
+
+    def set_service_state(self, name: str, state: str, at: datetime) -> None:
+        service = self.service(name)
+        if service is None:
+            self.services.append(OrchestrationService(name, state, at))
+        elif service.state != state:
+            service.state, service.last_change = state, at
+
+    def sync_repairs_service(self, at: datetime) -> None:
+        """Keep AutomaticRepairs consistent with the policy, as ARM does when the policy changes:
+        enabling runs it (a suspension stays), disabling makes it NotRunning, no policy removes it."""
+        policy, state = self.repairs_policy, self.repairs_state
+        if policy is None:
+            self.services = [s for s in self.services if s.name != AUTOMATIC_REPAIRS]
+        elif not policy.enabled:
+            self.set_service_state(AUTOMATIC_REPAIRS, "NotRunning", at)
+        elif state in (None, "NotRunning"):
+            self.set_service_state(AUTOMATIC_REPAIRS, "Running", at)
+
+    def add_zone(self, zone: str | None) -> None:
+        if zone is not None and zone not in self.zones:
+            self.zones.append(zone)
+            self.zones.sort()
+
+
+@dataclass(frozen=True)
+class RunCommandOutput:
+    stdout: str
+    stderr: str = ""
+
+
+@dataclass
+class Operation:
+    """A long-running operation: the emulator's async-operation and Location URLs report on it."""
+
+    id: str
+    name: str
+    scale_set: str
+    instance_ids: tuple[str, ...]
+    started: datetime
+    completes_at: datetime
+    platform: bool = False
+    status: str = "InProgress"
+    ended: datetime | None = None
+    output: RunCommandOutput | None = None
+    finish: Callable[[datetime], None] = field(default=lambda at: None, repr=False)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An injected ARM failure; status 0 drops the connection without an answer."""
+
+    status: int
+    retry_after: float | None = None
+
+
+class Fleet:
+    def __init__(self, spec: FleetSpec, start: datetime, *, operation_seconds: float = 10.0) -> None:
+        self.subscription_id = spec.subscriptionId
+        self.operation_duration = timedelta(seconds=operation_seconds)
+        self._sets = {s.name.lower(): _scale_set(spec.subscriptionId, s, start) for s in spec.scaleSets}
+        self._cursor = start  # virtual time up to which the platform has been played
+        self._pending: list[Operation] = []
+        self._operations: dict[str, Operation] = {}
+        self._faults: deque[Fault] = deque()
+        self._op_numbers = itertools.count(1)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_dict(
+        cls, data: object, start: datetime, *, operation_seconds: float = 10.0, where: str = "fleet"
+    ) -> Fleet:
+        """Build from a scenario's ``fleet`` object; raises :class:`FleetError` naming the field."""
+        return cls(parse_fleet(data, where), start, operation_seconds=operation_seconds)
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold while reading several things that must agree (the emulator renders under it)."""
+        return self._lock
+
+    @property
+    def scale_sets(self) -> list[ScaleSet]:
+        return list(self._sets.values())
+
+    def scale_set(self, name: str) -> ScaleSet:
+        found = self._sets.get(name.lower())
+        if found is None:
+            raise NotFound(f"scale set {name}")
+        return found
+
+    def find(self, subscription_id: str, resource_group: str, name: str) -> ScaleSet:
+        """ARM addressing: names compare case-insensitively, as ARM does."""
+        found = self._sets.get(name.lower())
+        if (
+            found is None
+            or found.subscription_id.lower() != subscription_id.lower()
+            or found.resource_group.lower() != resource_group.lower()
+        ):
+            raise NotFound(f"scale set {name} in {resource_group}")
+        return found
+
+    def operation(self, operation_id: str) -> Operation | None:
+        return self._operations.get(operation_id.lower())
+
+    # --- injected faults -------------------------------------------------------------------
+
+    def add_faults(self, count: int, status: int, retry_after: float | None = None) -> None:
+        with self._lock:
+            self._faults.extend(Fault(status, retry_after) for _ in range(count))
+
+    def take_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    # --- the timeline ----------------------------------------------------------------------
+
+    def apply_step(self, step: Mapping[str, Any] | FleetStep, now: datetime, where: str = "fleet") -> None:
+        """Apply a timeline ``fleet`` step at ``now`` (the platform is first played up to ``now``).
+        Raises :class:`FleetError` for an invalid step or one naming something that does not exist."""
+        spec = parse_step(step, where) if isinstance(step, Mapping) else step
+        with self._lock:
+            self.tick(now)
+            at = self._cursor
+            if isinstance(spec, ArmFaultsStep):
+                self.add_faults(spec.count, spec.status, spec.retryAfterSeconds)
+                return
+            ss = self._sets.get(spec.scaleSet.lower())
+            if ss is None:
+                raise FleetError(f"{where}.scaleSet", f"no scale set named {spec.scaleSet!r} in the fleet")
+            if isinstance(spec, SetInstanceStep):
+                inst = self._step_instance(ss, spec.instanceId, f"{where}.instanceId")
+                inst.apply({k: v for k, v in spec.given().items() if k not in _STEP_KEYS}, at)
+            elif isinstance(spec, RemoveInstancesStep):
+                for i, iid in enumerate(spec.instanceIds):
+                    self._step_instance(ss, iid, f"{where}.instanceIds[{i}]")
+                for iid in spec.instanceIds:
+                    del ss.instances[iid]
+                ss.touch(at)
+            elif isinstance(spec, AddInstancesStep):
+                self._add_instances(ss, spec, at, where)
+            elif isinstance(spec, SetScaleSetStep):
+                self._set_scale_set(ss, spec, at)
+
+    def _step_instance(self, ss: ScaleSet, instance_id: str, where: str) -> Instance:
+        inst = ss.instances.get(instance_id)
+        if inst is None:
+            present = ", ".join(i.instance_id for i in ss.sorted_instances()) or "none"
+            raise FleetError(where, f"{ss.name} has no instance {instance_id} now (instances: {present})")
+        return inst
+
+    def _add_instances(self, ss: ScaleSet, spec: AddInstancesStep, at: datetime, where: str) -> None:
+        for i, new in enumerate(spec.instances):
+            iid = new.instanceId or ss.next_id()
+            if iid in ss.instances:
+                raise FleetError(f"{where}.instances[{i}].instanceId", f"{ss.name} already has instance {iid}")
+            ss.instances[iid] = Instance.from_spec(new, iid, at)
+            ss.max_id = max(ss.max_id, int(iid))
+            ss.add_zone(new.zone)
+        ss.touch(at)
+
+    def _set_scale_set(self, ss: ScaleSet, spec: SetScaleSetStep, at: datetime) -> None:
+        given = spec.given()
+        if "upgradePolicy" in given:
+            ss.upgrade_policy = spec.upgradePolicy.model_dump()
+        if "automaticRepairsPolicy" in given:
+            ss.repairs_policy = spec.automaticRepairsPolicy
+        if "orchestrationServices" in given:
+            ss.services = [_service(s) for s in spec.orchestrationServices]
+        elif "automaticRepairsPolicy" in given:
+            ss.sync_repairs_service(at)
+        ss.failed_repairs = 0
+        ss.touch(at)
+
+    # --- what the responder's ARM calls do ---------------------------------------------------
+
+    def set_orchestration_service_state(
+        self, scale_set: str, service_name: str, action: str, now: datetime
+    ) -> Operation:
+        with self._lock:
+            ss, at = self._prepare(scale_set, now)
+            if action not in ("Resume", "Suspend"):
+                raise Conflict("InvalidParameter", f"action must be Resume or Suspend, not {action!r}.", 400)
+            service = ss.service(service_name)
+            if service is None:
+                raise Conflict("InvalidParameter", f"Orchestration service {service_name} is not present on {ss.name}.", 400)
+            if service.name == AUTOMATIC_REPAIRS and not (ss.repairs_policy and ss.repairs_policy.enabled):
+                raise Conflict(
+                    "OperationNotAllowed",
+                    f"Automatic repairs is not enabled on the scale set {ss.name}: enable automaticRepairsPolicy first.",
+                )
+            ss.set_service_state(service.name, "Running" if action == "Resume" else "Suspended", at)
+            if action == "Resume":
+                ss.failed_repairs = 0
+            ss.touch(at)
+            return self._begin(ss, "setOrchestrationServiceState", (), at)
+
+    def restart(self, scale_set: str, instance_id: str, now: datetime) -> Operation:
+        return self._repair_instance(scale_set, instance_id, now, "restart")
+
+    def reimage(self, scale_set: str, instance_id: str, now: datetime) -> Operation:
+        return self._repair_instance(scale_set, instance_id, now, "reimage")
+
+    def _repair_instance(self, scale_set: str, instance_id: str, now: datetime, name: str) -> Operation:
+        with self._lock:
+            ss, at = self._prepare(scale_set, now)
+            inst = self._idle_instance(ss, instance_id)
+            if inst.power_state in ("deallocated", "deallocating"):
+                raise Conflict("OperationNotAllowed", f"Cannot {name} VM {ss.name}_{instance_id}: it is deallocated.")
+            inst.begin_update(at)
+            return self._begin(ss, name, (instance_id,), at, finish=lambda t: inst.repaired(t, new_model=False))
+
+    def delete_instances(self, scale_set: str, instance_ids: Iterable[str], now: datetime) -> Operation:
+        with self._lock:
+            ss, at = self._prepare(scale_set, now)
+            ids = tuple(dict.fromkeys(instance_ids))
+            if not ids:
+                raise Conflict("InvalidParameter", "vmInstanceIDs.instanceIds must name at least one instance.", 400)
+            for iid in ids:
+                if iid not in ss.instances:
+                    raise Conflict(
+                        "InvalidParameter",
+                        f"The provided instanceId {iid} is not an active Virtual Machine Scale Set VM instanceId.",
+                        400,
+                    )
+            for iid in ids:
+                ss.instances[iid].provisioning_state, ss.instances[iid].power_state = "Deleting", "stopping"
+            ss.touch(at)
+
+            def finish(_t: datetime) -> None:
+                for iid in ids:
+                    ss.instances.pop(iid, None)
+
+            return self._begin(ss, "deleteInstances", ids, at, finish=finish)
+
+    def set_capacity(self, scale_set: str, capacity: int, now: datetime) -> None:
+        """``sku.capacity``: growing adds healthy instances from the model with the next free IDs,
+        zones balanced over the set's zones; shrinking removes the highest unprotected IDs."""
+        with self._lock:
+            ss, at = self._prepare(scale_set, now)
+            if capacity < 0:
+                raise Conflict("InvalidParameter", "sku.capacity must not be negative.", 400)
+            current = len(ss.instances)
+            if capacity < current:
+                removable = [i for i in reversed(ss.sorted_instances()) if not i.protected]
+                if len(removable) < current - capacity:
+                    raise Conflict(
+                        "OperationNotAllowed",
+                        f"Cannot scale in {ss.name} to {capacity}: the other instances are protected from scale-in.",
+                    )
+                for inst in removable[: current - capacity]:
+                    del ss.instances[inst.instance_id]
+            for _ in range(capacity - current):
+                inst = _model_instance(ss, ss.next_id(), at)
+                ss.instances[inst.instance_id] = inst
+            ss.touch(at)
+
+    def set_repairs_policy(self, scale_set: str, policy: RepairsPolicySpec, now: datetime) -> None:
+        with self._lock:
+            ss, at = self._prepare(scale_set, now)
+            ss.repairs_policy = policy
+            ss.sync_repairs_service(at)
+            ss.touch(at)
+
+    def run_command(self, scale_set: str, instance_id: str, command_id: str, now: datetime) -> Operation:
+        with self._lock:
+            ss, at = self._prepare(scale_set, now)
+            inst = ss.instance(instance_id)
+            if any(op.name == "runCommand" and instance_id in op.instance_ids for op in self._pending):
+                raise Conflict(
+                    "Conflict",
+                    "Run command extension execution is in progress. Please wait for completion before invoking a run command.",
+                )
+            if inst.power_state != "running":
+                raise Conflict("OperationNotAllowed", f"VM {ss.name}_{instance_id} is not running ({inst.power_state}).")
+            text = inst.run_command_output if inst.run_command_output is not None else _describe(ss, inst, command_id)
+            op = self._begin(ss, "runCommand", (instance_id,), at)
+            op.output = RunCommandOutput(text.encode()[-RUN_COMMAND_OUTPUT_LIMIT:].decode(errors="ignore"))
+            return op
+
+    def _prepare(self, scale_set: str, now: datetime) -> tuple[ScaleSet, datetime]:
+        self.tick(now)
+        return self.scale_set(scale_set), self._cursor
+
+    def _idle_instance(self, ss: ScaleSet, instance_id: str) -> Instance:
+        inst = ss.instance(instance_id)
+        if inst.provisioning_state in ("Creating", "Updating", "Deleting"):
+            raise Conflict(
+                "RetryableErrorDueToAnotherOperation",
+                f"Operation on VM {ss.name}_{instance_id} is not allowed since another operation is in progress.",
+            )
+        return inst
+
+    def _begin(
+        self,
+        ss: ScaleSet,
+        name: str,
+        instance_ids: tuple[str, ...],
+        at: datetime,
+        *,
+        platform: bool = False,
+        finish: Callable[[datetime], None] | None = None,
+    ) -> Operation:
+        op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vmss-responder-emulator/operation/{next(self._op_numbers)}"))
+        op = Operation(op_id, name, ss.name, instance_ids, at, at + self.operation_duration, platform)
+        if finish is not None:
+            op.finish = finish
+        self._operations[op_id] = op
+        self._pending.append(op)
+        return op
+
+    # --- the platform ------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> None:
+        """Play the platform up to ``now``: finish due operations and run automatic repairs, each
+        event at its own instant, whatever the spacing of the calls."""
+        with self._lock:
+            while (t := self._next_event(now)) is not None:
+                self._cursor = max(self._cursor, t)
+                self._finish_operations(self._cursor)
+                for ss in self._sets.values():
+                    self._start_repairs(ss, self._cursor)
+            self._cursor = max(self._cursor, now)
+
+    def _next_event(self, now: datetime) -> datetime | None:
+        times = [op.completes_at for op in self._pending]
+        for ss in self._sets.values():
+            if self._free_repair_slots(ss) > 0:
+                times.extend(max(when, self._cursor) for when, _ in self._repair_candidates(ss))
+        due = min(times, default=None)
+        return due if due is not None and due <= now else None
+
+    def _finish_operations(self, t: datetime) -> None:
+        for op in sorted((op for op in self._pending if op.completes_at <= t), key=lambda op: op.completes_at):
+            self._pending.remove(op)
+            op.finish(op.completes_at)
+            op.status, op.ended = "Succeeded", op.completes_at
+
+    def _repair_candidates(self, ss: ScaleSet) -> list[tuple[datetime, Instance]]:
+        if not ss.repairs_active or ss.repairs_policy is None:
+            return []
+        busy = {iid for op in self._pending if op.scale_set == ss.name for iid in op.instance_ids}
+        grace = ss.repairs_policy.grace
+        return sorted(
+            (
+                (max(inst.unhealthy_since, ss.grace_anchor) + grace, inst)
+                for inst in ss.instances.values()
+                if inst.health in UNHEALTHY
+                and inst.unhealthy_since is not None
+                and inst.provisioning_state == "Succeeded"
+                and not inst.protected
+                and inst.instance_id not in busy
+            ),
+            key=lambda pair: (pair[0], pair[1].number),
+        )
+
+    def _free_repair_slots(self, ss: ScaleSet) -> int:
+        count = len(ss.instances)
+        batch = 1 if count < SMALL_SET else max(1, count * 5 // 100)
+        in_flight = sum(1 for op in self._pending if op.platform and op.scale_set == ss.name)
+        return batch - in_flight
+
+    def _start_repairs(self, ss: ScaleSet, t: datetime) -> None:
+        while self._free_repair_slots(ss) > 0:
+            due = [inst for when, inst in self._repair_candidates(ss) if when <= t]
+            if not due or ss.repairs_policy is None:
+                return
+            self._start_repair(ss, due[0], ss.repairs_policy.repairAction, t)
+
+    def _start_repair(self, ss: ScaleSet, inst: Instance, action: str, t: datetime) -> None:
+        if action == "Replace":
+            del ss.instances[inst.instance_id]
+            target = _replacement(ss, inst, t)
+            ss.instances[target.instance_id] = target
+        else:
+            target = inst
+            target.begin_update(t)
+
+        def finish(at: datetime) -> None:
+            if ss.instances.get(target.instance_id) is not target:
+                return  # removed by the timeline meanwhile
+            target.repaired(at, new_model=action == "Replace")
+            ss.failed_repairs = ss.failed_repairs + 1 if target.health in UNHEALTHY else 0
+            if ss.failed_repairs >= SUSPEND_AFTER_FAILED_REPAIRS and ss.repairs_state == "Running":
+                ss.set_service_state(AUTOMATIC_REPAIRS, "Suspended", at)
+                ss.failed_repairs = 0
+
+        self._begin(ss, f"automaticRepair/{action}", (target.instance_id,), t, platform=True, finish=finish)
+
+    # --- the report --------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The report's ``fleetAfter``."""
+        with self._lock:
+            return {
+                ss.name: {
+                    "serviceState": ss.repairs_state,
+                    "instances": {
+                        i.instance_id: {
+                            "health": i.health,
+                            "provisioningState": i.provisioning_state,
+                            "powerState": i.power_state,
+                        }
+                        for i in ss.sorted_instances()
+                    },
+                }
+                for ss in self._sets.values()
+            }
+
+
+_STEP_KEYS = frozenset({"op", "scaleSet", "instanceId"})
+
+
+def _service(spec: OrchestrationServiceSpec) -> OrchestrationService:
+    changed = parse_timestamp(spec.lastStatusChangeTime) if spec.lastStatusChangeTime else None
+    return OrchestrationService(spec.serviceName, spec.serviceState, changed)
+
+
+def _scale_set(subscription_id: str, spec: ScaleSetSpec, start: datetime) -> ScaleSet:
+    instances = {i.instanceId: Instance.from_spec(i, i.instanceId, start) for i in spec.instances}
+    ss = ScaleSet(
+        subscription_id=subscription_id,
+        resource_group=spec.resourceGroup,
+        name=spec.name,
+        location=spec.location,
+        orchestration_mode=spec.orchestrationMode,
+        repairs_policy=spec.automaticRepairsPolicy,
+        services=[_service(s) for s in spec.orchestrationServices],
+        upgrade_policy=spec.upgradePolicy.model_dump(),
+        instances=instances,
+        zones=sorted({i.zone for i in spec.instances if i.zone is not None}),
+        created=start,
+        grace_anchor=start,
+        max_id=max((int(i) for i in instances), default=-1),
+    )
+    if ss.repairs_policy is not None and ss.repairs_state is None:
+        ss.sync_repairs_service(start)
+    return ss
+
+
+def _extension_names(ss: ScaleSet) -> list[str]:
+    return list(dict.fromkeys(e.name for i in ss.sorted_instances() for e in i.extensions))
+
+
+def _model_instance(ss: ScaleSet, instance_id: str, at: datetime) -> Instance:
+    """A new VM from the scale set's model: healthy, latest model, in the least-used zone."""
+    zone = None
+    if ss.zones:
+        load = {z: 0 for z in ss.zones}
+        for inst in ss.instances.values():
+            if inst.zone in load:
+                load[inst.zone] += 1
+        zone = min(ss.zones, key=lambda z: (load[z], ss.zones.index(z)))
+    extensions = [Extension(name, "Succeeded", "") for name in _extension_names(ss)]
+    return Instance(instance_id, zone, "Succeeded", "running", "Healthy", True, False, False, extensions, {}, None, at)
+
+
+def _replacement(ss: ScaleSet, old: Instance, at: datetime) -> Instance:
+    """Replace = a new VM with the next free ID, in the old one's zone, being created; it becomes
+    what the old one's ``afterRepair`` says when the repair completes."""
+    new = Instance(
+        ss.next_id(),
+        old.zone,
+        "Creating",
+        "starting",
+        None,
+        True,
+        False,
+        False,
+        [Extension(e.name, "Transitioning", "") for e in old.extensions],
+        dict(old.after_repair),
+        old.run_command_output,
+        at,
+    )
+    new.set_health("Initializing", at)
+    return new
+
+
+def _describe(ss: ScaleSet, inst: Instance, command_id: str) -> str:
+    """Default Run Command output: what a diagnostics script would see on the VM."""
+    lines = [
+        f"[{command_id}] {ss.name}_{inst.instance_id}: provisioningState={inst.provisioning_state} "
+        f"powerState={inst.power_state} health={inst.health}"
+    ]
+    for ext in inst.extensions:
+        lines.append(f"extension {ext.name}: {ext.status}" + (f" - {ext.message}" if ext.message else ""))
+    return "\n".join(lines)
