@@ -68,7 +68,7 @@ class ActivityQuery:
 def build_activity_query(scale_set_id: str, start: datetime, end: datetime) -> str:
     """The KQL for a scale set's Activity Log entries between ``start`` and ``end`` (inclusive)."""
     resource = scale_set_id.rstrip("/").lower()
-    if not _RESOURCE.match(resource):
+    if not _RESOURCE.match(resource) or any(part in (".", "..") for part in resource.split("/")):
         raise ValueError(f"not a plain ARM resource ID: {scale_set_id!r}")
     if end < start:
         raise ValueError("the query window ends before it starts")

@@ -21,6 +21,10 @@ _VMSS = re.compile(
 )
 _SAFE = re.compile(r"^[A-Za-z0-9._()\-]{1,128}$")
 _SCOPE = re.compile(r"^/subscriptions/[^/]+(?:/resourcegroups/[^/]+)?/?$", re.IGNORECASE)
+# Characters ARM never uses in an ID (query, fragment, escapes, control characters), empty
+# segments, and "." / ".." segments anywhere (also in a nested child's path, which maps to its
+# parent). One regex scan: a per-character generator cost ~20 µs an ID on the parse hot path.
+_FORBIDDEN = re.compile(r"[?#\\%\x00-\x1f]|//|/\.\.?(?:/|$)")
 
 
 class InvalidResourceId(ValueError):
@@ -92,8 +96,10 @@ def parse_resource_id(resource_id: str) -> tuple[ScaleSetRef, str | None] | None
     """
     if not isinstance(resource_id, str) or not resource_id.startswith("/"):
         return None
-    if any(c in resource_id for c in "?#\\%") or any(ord(c) < 32 for c in resource_id) or "//" in resource_id:
-        raise InvalidResourceId(f"resource ID {resource_id[:200]!r} contains characters ARM never uses")
+    if _FORBIDDEN.search(resource_id):
+        raise InvalidResourceId(
+            f"resource ID {resource_id[:200]!r} uses characters or segments ARM never does"
+        )
     m = _VMSS.match(resource_id.rstrip("/"))
     if not m:
         return None

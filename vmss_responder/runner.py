@@ -225,6 +225,12 @@ class Responder:
                 st.notify_seq.pop(d.closed.id, None)
             return d, planned, inc
 
+        if dry_run:
+            # A dry run decides on a copy: its shadow actions are recorded, nothing else changes.
+            _, planned, inc = decide(ScaleSetState.from_dict(state.to_dict()))
+            for rec in planned:
+                self.actions.claim(rec)
+            return inc
         decisions, planned, inc = self.states.update(key, ref.id, decide)
         self._verify(prior, decisions)
         self._run(ref, planned, facts)

@@ -112,6 +112,7 @@ var responderSettings = {
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions (and fails elsewhere); set properties.zoneRedundant where the region offers it.
   name: planName
   location: location
   tags: tags
@@ -125,12 +126,11 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-// checkov:skip=CKV_AZURE_56: Callers authenticate per route instead of with App Service Authentication: Event Grid uses the keyless AzureFunction endpoint, the action group and autoscale webhooks carry a function key (they cannot send Entra tokens to a plain webhook), and the read API is function-key protected.
-// checkov:skip=CKV_AZURE_17: Event Grid, action groups and autoscale cannot present client certificates.
-// checkov:skip=CKV_AZURE_221: The app receives Event Grid, action group and autoscale webhooks from Azure-managed senders on the public endpoint; without VNet integration it cannot be private.
-// checkov:skip=CKV_AZURE_212: Flex Consumption scales by maximumInstanceCount and always-ready instances, not by a minimum instance count or zone-redundant worker pool setting.
-// checkov:skip=CKV_AZURE_213: App Service health check is not supported on Flex Consumption; GET /api/health serves external probes.
 resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_17: Event Grid, action groups and autoscale cannot present client certificates.
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales out per demand within functionAppConfig.scaleAndConcurrency; siteConfig.numberOfWorkers does not apply.
+  // checkov:skip=CKV_AZURE_222: Event Grid, action group and autoscale webhooks come from Azure-managed senders on the public endpoint; a private app needs VNet integration, which this template does not deploy.
+  // checkov:skip=CKV_AZURE_213: App Service health check is not supported on Flex Consumption; GET /api/health serves external probes.
   name: name
   location: location
   tags: union(tags, {
@@ -174,24 +174,27 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
     }
   }
+}
 
-  resource appSettings 'config' = {
-    name: 'appsettings'
-    properties: union(hostSettings, responderSettings)
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: union(hostSettings, responderSettings)
+}
+
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
   }
+}
 
-  resource ftpPublishing 'basicPublishingCredentialsPolicies' = {
-    name: 'ftp'
-    properties: {
-      allow: false
-    }
-  }
-
-  resource scmPublishing 'basicPublishingCredentialsPolicies' = {
-    name: 'scm'
-    properties: {
-      allow: false
-    }
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
   }
 }
 

@@ -43,14 +43,16 @@ var appStorageRoles = [
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
 
-  resource blobServices 'blobServices' existing = {
-    name: 'default'
+resource blobServices 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
 
-    resource deadLetterContainer 'containers' existing = {
-      name: deadLetterContainerName
-    }
-  }
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobServices
+  name: deadLetterContainerName
 }
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -92,8 +94,8 @@ resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource eventGridDeadLetter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::blobServices::deadLetterContainer.id, eventGridPrincipalId, subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor))
-  scope: storage::blobServices::deadLetterContainer
+  name: guid(deadLetterContainer.id, eventGridPrincipalId, subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor))
+  scope: deadLetterContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: eventGridPrincipalId

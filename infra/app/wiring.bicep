@@ -42,10 +42,11 @@ param eventDeliverySchema string = 'EventGridSchema'
 
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
+}
 
-  resource host 'host' existing = {
-    name: 'default'
-  }
+resource functionHost 'Microsoft.Web/sites/host@2024-04-01' existing = {
+  parent: site
+  name: 'default'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -63,7 +64,7 @@ resource resourcesTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing =
 // Advanced filters allow 25 values per event subscription; beyond 20 scopes the subject filter
 // is dropped and the responder's own scope check (identity.in_scopes) does the filtering.
 var scopePrefixes = [for scope in scopes: '${scope}/']
-var scopeFilters = length(scopePrefixes) <= 20 ? [
+var scopeFilters = (length(scopePrefixes) <= 20) ? [
   {
     operatorType: 'StringBeginsWith'
     key: 'subject'
@@ -185,7 +186,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     webhookReceivers: [
       {
         name: 'vmss-responder-alerts'
-        serviceUri: 'https://${site.properties.defaultHostName}/api/alerts?code=${site::host.listKeys().functionKeys.default}'
+        serviceUri: 'https://${site.properties.defaultHostName}/api/alerts?code=${functionHost.listKeys().functionKeys.default}'
         useCommonAlertSchema: true
       }
     ]

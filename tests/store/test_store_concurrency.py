@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.store.racers import COUNTER, claim, in_process, increment
+from tests.store.racers import COUNTER, claim, in_process, increment, replace_after_all_read
 from vmss_responder.store import Store
 
 THREADS = 8
@@ -47,16 +47,27 @@ def test_threads_incrementing_lose_no_update(store: Store, table: str) -> None:
         return increment(store, table, INCREMENTS)
 
     with ThreadPoolExecutor(THREADS) as pool:
-        conflicts = sum(pool.map(racer, range(THREADS)))
+        list(pool.map(racer, range(THREADS)))
     assert store.get(table, *COUNTER).value == {"n": THREADS * INCREMENTS}
-    assert conflicts > 0  # the racers did overlap, so the ETag check was exercised
+
+
+def test_threads_replacing_one_version_have_one_winner(store: Store, table: str) -> None:
+    """The lost-update race made certain: every racer holds the same ETag when it writes."""
+    store.insert(table, *COUNTER, {"n": 0})
+    barrier = threading.Barrier(THREADS)
+    who = [f"thread{i}" for i in range(THREADS)]
+    with ThreadPoolExecutor(THREADS) as pool:
+        won = list(pool.map(lambda w: replace_after_all_read(store, table, w, barrier), who))
+    assert won.count(True) == 1
+    assert store.get(table, *COUNTER).value == {"n": 1, "by": who[won.index(True)]}
 
 
 def _run_processes(job: str, url: str, table: str, arg: Any) -> list[Any]:
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
     procs = [
-        ctx.Process(target=in_process, args=(job, url, table, arg, barrier, results)) for _ in range(PROCESSES)
+        ctx.Process(target=in_process, args=(job, url, table, arg, barrier, results))
+        for _ in range(PROCESSES)
     ]
     for proc in procs:
         proc.start()
@@ -76,6 +87,16 @@ def test_processes_racing_insert_have_one_winner(shared_url: str, shared_store: 
     assert len(winners) == 1, outcomes
     stored = shared_store.get(table, "race", "key")
     assert (stored.value, stored.etag) == ({"owner": winners[0][0]}, winners[0][1])
+
+
+def test_processes_replacing_one_version_have_one_winner(
+    shared_url: str, shared_store: Store, table: str
+) -> None:
+    shared_store.insert(table, *COUNTER, {"n": 0})
+    outcomes = _run_processes("stale", shared_url, table, None)
+    winners = [who for who, won in outcomes if won]
+    assert len(winners) == 1, outcomes
+    assert shared_store.get(table, *COUNTER).value == {"n": 1, "by": winners[0]}
 
 
 def test_processes_incrementing_lose_no_update(shared_url: str, shared_store: Store, table: str) -> None:

@@ -63,6 +63,19 @@ def test_etag_of_a_deleted_record_does_not_match_its_successor(store: Store, tab
         store.replace(table, P, "r", {"n": 2}, old)
 
 
+@pytest.mark.parametrize("bogus", ["*", "", "garbage", 'W/"nope"'])
+def test_etags_not_issued_by_the_store_never_match(store: Store, table: str, bogus: str) -> None:
+    etag = store.insert(table, P, "r", {"n": 1})
+    with pytest.raises(ConflictError):
+        store.replace(table, P, "r", {"n": 2}, bogus)
+    with pytest.raises(ConflictError):
+        store.delete(table, P, "r", bogus)
+    assert store.get(table, P, "r") == Record(P, "r", {"n": 1}, etag)
+    assert store.delete(table, P, "absent", bogus) is False
+    with pytest.raises(ConflictError):
+        store.replace(table, P, "absent", {"n": 2}, bogus)
+
+
 def test_upsert_creates_and_replaces_whole_value(store: Store, table: str) -> None:
     first = store.upsert(table, P, "r", {"keep": 1, "drop": "x" * 100_000})
     second = store.upsert(table, P, "r", {"keep": 2})
@@ -149,7 +162,7 @@ VALUES = {
     "nested": {"a": {"b": [1, 2.5, {"c": None, "d": [True, False]}]}, "e": [], "f": {}},
     "unicode": {"text": "Grüße, 日本語, עברית, emoji 🚒🔥", "🔑": "ключ"},
     "numbers": {"big": 2**62, "neg": -17, "float": 1e-300, "zero": 0.0},
-    "escapes": {"quote": '"\'', "ctrl": "\n\t\r\x00\x1f", "backslash": "\\", "slash": "/"},
+    "escapes": {"quote": "\"'", "ctrl": "\n\t\r\x00\x1f", "backslash": "\\", "slash": "/"},
     "empty": {},
 }
 

@@ -79,6 +79,8 @@ def _absorb_operation(state: ScaleSetState, sig: Signal, settings: Settings) -> 
                 state.autoscale.append((sig.event_time, direction))
                 state.autoscale.sort()
     else:
+        if sig.correlation_id and "|" in op.key:
+            op.key = sig.correlation_id  # a synthesized identity gives way to the platform's correlation ID
         op.started = min(op.started, sig.event_time)
         op.own = op.own or own
         op.caller = op.caller or sig.caller
@@ -234,14 +236,13 @@ def schedule(state: ScaleSetState, now: datetime, settings: Settings) -> None:
     candidates: list[datetime] = []
     inc = state.incident
     if inc is not None:
-        if inc.next_check is None:
-            if inc.explained_by and not inc.paged:
-                until = explained_until(inc, state, settings)
-                inc.next_check = until if until else inc.first_signal + settings.hold_period
-            elif inc.trigger == "diagnosis":
-                inc.next_check = now
-            else:
-                inc.next_check = inc.first_signal + settings.hold_period
+        if inc.phase == "waiting_operation" and inc.explained_by and not inc.paged:
+            # recomputed on every signal: a completion event shortens the window
+            inc.next_check = explained_until(inc, state, settings) or inc.first_signal + settings.hold_period
+        elif inc.phase == "holding" and inc.trigger == "health" and not inc.paged:
+            inc.next_check = inc.first_signal + settings.hold_period
+        elif inc.next_check is None:
+            inc.next_check = now
         if recovery_hinted(inc, state):
             earliest = (state.last_read + MIN_READ_GAP) if state.last_read else now
             inc.next_check = min(inc.next_check, max(now, earliest))

@@ -125,7 +125,7 @@ def evaluate(
         return _close(state, inc, a, facts, now, settings, executed, d)
 
     if not a.problems and (a.settling or in_flight):
-        inc.phase = "verifying" if in_flight else "holding"
+        inc.phase = "verifying" if in_flight else "settling"
         inc.next_check = now + settings.verify_interval
         inc.explanation = _explain_open(inc, state, a, facts, settings, "instances are still settling")
         state.due = inc.next_check
@@ -141,19 +141,31 @@ def evaluate(
         return d
 
     # 3. actions being verified -------------------------------------------------------------
-    unverified = [x for x in executed if x.verified is None and x.result in ("pending", "succeeded")]
-    if unverified:
-        deadline = max(x.at + _verify_window(x, facts, settings) for x in unverified)
-        if now < deadline:
-            inc.phase = "verifying"
-            inc.next_check = min(deadline, now + settings.verify_interval)
-            inc.explanation = _explain_open(inc, state, a, facts, settings, f"verifying {', '.join(x.op for x in unverified)} until {deadline:%H:%M}Z")
-            _finish(inc, d, material, now, "updated")
-            state.due = inc.next_check
-            return d
-        for x in unverified:
+    waiting_on: list[ActionRecord] = []
+    for x in executed:
+        if x.verified is not None or x.id in d.verified:
+            continue
+        if x.result == "failed":
             d.verified[x.id] = False
-            inc.note(now, "decision", f"{x.op} on {_targets(x.instance_ids)} did not bring the scale set back by {deadline:%H:%M}Z")
+            inc.note(now, "decision", f"{x.op} on {_targets(x.instance_ids)} failed: {x.detail}")
+            continue
+        if _action_done(x, a):
+            d.verified[x.id] = True
+            inc.note(now, "decision", f"{x.op} on {_targets(x.instance_ids)} verified: the live view shows recovery")
+        elif now >= x.at + _verify_window(x, facts, settings):
+            d.verified[x.id] = False
+            inc.note(now, "decision", f"{x.op} on {_targets(x.instance_ids)} did not bring it back within {_verify_window(x, facts, settings)}")
+        else:
+            waiting_on.append(x)
+    if waiting_on:
+        deadline = min(x.at + _verify_window(x, facts, settings) for x in waiting_on)
+        inc.phase = "verifying"
+        inc.next_check = min(deadline, now + settings.verify_interval)
+        inc.explanation = _explain_open(inc, state, a, facts, settings, f"verifying {', '.join(x.op for x in waiting_on)} until {deadline:%H:%M}Z")
+        _finish(inc, d, material, now, "updated")
+        state.due = inc.next_check
+        return d
+    failed_before = any(v is False for v in d.verified.values())
 
     # 4. hold --------------------------------------------------------------------------------
     hold_end = inc.first_signal + settings.hold_period
@@ -165,7 +177,7 @@ def evaluate(
         return d
 
     # 5. act or page -------------------------------------------------------------------------
-    plan, waiting, refusals = _plan(state, inc, a, facts, now, settings, actions, dry_run, failed_before=bool(d.verified))
+    plan, waiting, refusals = _plan(state, inc, a, facts, now, settings, actions, dry_run, failed_before=failed_before)
     for p in plan:
         d.actions.append(p)
         inc.note(now, "decision", f"{p.op} {_targets(p.instance_ids)}: {p.reason}")
@@ -189,7 +201,9 @@ def evaluate(
         d.notifications.append(NotifyIntent("page", "escalated" if inc.notified else "opened", _title(inc, facts, "page")))
         inc.notified = True
     else:
-        _finish(inc, d, material or bool(plan), now, "updated")
+        known = {(x.op, tuple(x.instance_ids), x.mode == "executed") for x in actions}
+        new_plan = [p for p in plan if (p.op, tuple(p.instance_ids), p.execute) not in known]
+        _finish(inc, d, material or bool(new_plan), now, "updated")
     state.due = inc.next_check
     return d
 
@@ -203,6 +217,15 @@ def _finish(inc: Incident, d: Decisions, material: bool, now: datetime, reason: 
         inc.notified = True
     else:
         d.notifications.append(NotifyIntent("info", "updated", _title(inc, None, "info")))
+
+
+def _action_done(x: ActionRecord, a: Assessment) -> bool:
+    """Recovery seen for what the action targeted (the whole set for a resume)."""
+    if x.result == "pending":
+        return False
+    if x.op == "resume_repairs":
+        return not any(not inst.provisioning_failed for inst in a.problems.values())
+    return all(i not in a.problems and i not in a.settling for i in x.instance_ids)
 
 
 def _verify_window(action: ActionRecord, facts: ScaleSetFacts, settings: Settings) -> timedelta:
@@ -305,7 +328,12 @@ def _plan(
                 waiting = grace_end
 
     # -- per-instance -----------------------------------------------------------------------
-    in_flight = sum(1 for x in actions if x.mode == "executed" and x.result == "pending" and x.op in PER_INSTANCE_ACTIONS)
+    in_flight = sum(
+        1
+        for x in actions
+        if x.mode == "executed" and x.op in PER_INSTANCE_ACTIONS and x.verified is None
+        and any(i in a.problems or i in a.settling for i in x.instance_ids)
+    )
     slots = blast_radius(a.total) - in_flight
     for iid in sorted(a.problems, key=instance_order):
         inst = a.problems[iid]
@@ -436,7 +464,8 @@ def _recovered_at(inc: Incident, state: ScaleSetState, now: datetime) -> datetim
 def _state_words(inc: Incident) -> str:
     states = [e.text for e in inc.timeline if e.kind == "signal"]
     word = "Degraded" if any("Degraded" in s for s in states) else "Unavailable" if any("Unavailable" in s for s in states) else "Unhealthy"
-    who = f" (instances {', '.join(inc.instance_ids)})" if inc.instance_ids else ""
+    ids = inc.instance_ids
+    who = f" (instance{'s' if len(ids) > 1 else ''} {', '.join(ids)})" if ids else ""
     return f"{word}{who}"
 
 

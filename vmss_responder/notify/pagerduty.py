@@ -113,7 +113,7 @@ def _trigger(routing_key: str, n: Notification, v: View) -> dict[str, Any]:
                     }
                     for a in v.actions
                 ],
-                "next_steps": list(v.next_steps),
+                "next_steps": [step.to_dict() for step in v.next_steps],
                 "rerun": v.rerun_command,
             },
         },

@@ -67,12 +67,21 @@ class ScaleSetView:
 
 
 @dataclass(frozen=True, slots=True)
+class NextStep:
+    text: str
+    commands: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "commands": list(self.commands)}
+
+
+@dataclass(frozen=True, slots=True)
 class FindingView:
     code: str
     label: str
     evidence: str
     instance_ids: tuple[str, ...]
-    next_step: str
+    next_step: NextStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +148,7 @@ class View:
     findings: tuple[FindingView, ...]
     actions: tuple[ActionView, ...]
     timeline: tuple[TimelineItem, ...]  # oldest first; channels show the tail they can afford
-    next_steps: tuple[str, ...]
+    next_steps: tuple[NextStep, ...]  # one per distinct finding step, or a default
     rerun_command: str
     rerun_http: str
     digest: tuple[DigestRow, ...]
@@ -182,7 +191,7 @@ def view(notification: Notification, app_url: str | None = None) -> View:
             TimelineItem(parse_timestamp(t["at"]), str(t.get("kind", "")), str(t.get("text", "")))
             for t in inc.get("timeline", [])
         ),
-        next_steps=tuple(dict.fromkeys(f.next_step for f in findings)) or (_default_next_step(notification),),
+        next_steps=_next_steps(notification, findings),
         rerun_command=rerun_command(scale_set.id) if scale_set.id else "",
         rerun_http=rerun_http(scale_set.id, app_url) if scale_set.id else "",
         digest=digest,
@@ -234,52 +243,100 @@ def more_line(hidden: int, what: str) -> str:
 # --- next steps ------------------------------------------------------------------------------
 
 
-def next_step(code: str, scale_set: ScaleSetView, instance_ids: tuple[str, ...]) -> str:
-    """What on-call should do about one finding, with the exact command where one exists."""
+def next_step(code: str, scale_set: ScaleSetView, instance_ids: tuple[str, ...]) -> NextStep:
+    """What on-call should do about one finding, with the exact commands where they exist."""
     rg = scale_set.resource_group or "<resource group>"
     name = scale_set.name or "<scale set>"
     ids = " ".join(instance_ids) or "<instance id>"
     target = f"-g {rg} -n {name}"
-    steps = {
-        "scale_operation": "Expected churn from a scale operation: nothing to do unless instances stay "
-        "unhealthy after it completes (the responder keeps watching).",
-        "autoscale_flapping": "Autoscale is scaling out and in repeatedly: widen the gap between the scale-out "
-        "and scale-in thresholds or lengthen the cooldown in the autoscale setting.",
-        "repairs_suspended": "The platform suspended automatic repairs after repeated failed repairs and says "
-        "no reason: find why new instances stay unhealthy (application health, extension logs), then "
-        f"resume: az vmss set-orchestration-service-state {target} --service-name AutomaticRepairs "
-        "--action Resume",
-        "repairs_disabled": "Automatic repairs are off, so nothing repairs unhealthy instances: repair by hand "
-        f"(az vmss restart {target} --instance-ids {ids}) or turn repairs on "
-        f"(az vmss update {target} --enable-automatic-repairs true --automatic-repairs-grace-period 10).",
-        "grace_period": "The platform does not repair inside the grace period (10-90 min after the last change "
-        "to the scale set): wait; the responder checks again when it ends.",
-        "provisioning_failed": "Automatic repairs never fix provisioning failures: read the error "
-        f"(az vmss get-instance-view {target} --instance-id {instance_ids[0] if instance_ids else '<id>'}), "
-        f"then reimage (az vmss reimage {target} --instance-ids {ids}) or delete the instance.",
-        "probe_misconfigured": "Most instances fail the health probe at once, which usually means the probe "
-        "(port, path, protocol) or the Application Health extension settings are wrong, not the VMs: "
-        "check the probe before repairing anything.",
-        "extension_failed": "An extension failed: read its status in the instance view and its logs on the VM, "
-        f"then reimage if it does not recover (az vmss reimage {target} --instance-ids {ids}).",
-        "platform_initiated": "An Azure platform event (host maintenance or hardware) hit the instance: check "
-        "Service Health and Resource Health; per-instance remediation is held while it lasts.",
-        "zone_concentrated": "The unhealthy instances share one availability zone: check Service Health for a "
-        "zonal incident before repairing instance by instance.",
-        "protected_instance": "The instance is protected from scale set actions, so neither the platform nor the "
-        "responder repairs it: repair it by hand or lift the protection.",
-        "stale_model": "The instance runs an older model: update it "
-        f"(az vmss update-instances {target} --instance-ids {ids}) or find why the upgrade stopped.",
+    first = instance_ids[0] if instance_ids else "<instance id>"
+    steps: dict[str, NextStep] = {
+        "scale_operation": NextStep(
+            "Expected churn from a scale operation: nothing to do unless instances stay unhealthy after it "
+            "completes (the responder keeps watching)."
+        ),
+        "autoscale_flapping": NextStep(
+            "Autoscale is scaling out and in repeatedly: widen the gap between the scale-out and scale-in "
+            "thresholds or lengthen the cooldown in the autoscale setting."
+        ),
+        "repairs_suspended": NextStep(
+            "The platform suspended automatic repairs after repeated failed repairs and gives no reason: find "
+            "why new instances stay unhealthy (application health, extension logs), then resume repairs.",
+            (
+                f"az vmss set-orchestration-service-state {target} --service-name AutomaticRepairs --action Resume",
+            ),
+        ),
+        "repairs_disabled": NextStep(
+            "Automatic repairs are off, so nothing repairs unhealthy instances: repair them by hand, or turn "
+            "automatic repairs on.",
+            (
+                f"az vmss restart {target} --instance-ids {ids}",
+                f"az vmss update {target} --enable-automatic-repairs true --automatic-repairs-grace-period 10",
+            ),
+        ),
+        "grace_period": NextStep(
+            "The platform does not repair inside the grace period (10-90 min after the last change to the "
+            "scale set): wait; the responder checks again when it ends."
+        ),
+        "provisioning_failed": NextStep(
+            "Automatic repairs never fix provisioning failures: read the error, then reimage or delete the "
+            "instance.",
+            (
+                f"az vmss get-instance-view {target} --instance-id {first}",
+                f"az vmss reimage {target} --instance-ids {ids}",
+            ),
+        ),
+        "probe_misconfigured": NextStep(
+            "Most instances fail the health probe at once, which usually means the probe (port, path, "
+            "protocol) or the Application Health extension settings are wrong, not the VMs: check the probe "
+            "before repairing anything."
+        ),
+        "extension_failed": NextStep(
+            "An extension failed: read its status in the instance view and its logs on the VM, then reimage "
+            "if it does not recover.",
+            (
+                f"az vmss get-instance-view {target} --instance-id {first}",
+                f"az vmss reimage {target} --instance-ids {ids}",
+            ),
+        ),
+        "platform_initiated": NextStep(
+            "An Azure platform event (host maintenance or hardware) hit the instance: check Service Health and "
+            "Resource Health; per-instance remediation is held while it lasts."
+        ),
+        "zone_concentrated": NextStep(
+            "The unhealthy instances share one availability zone: check Service Health for a zonal incident "
+            "before repairing instance by instance."
+        ),
+        "protected_instance": NextStep(
+            "The instance is protected from scale set actions, so neither the platform nor the responder "
+            "repairs it: repair it by hand or lift the protection."
+        ),
+        "stale_model": NextStep(
+            "The instance runs an older model: bring it to the latest model, or find why the upgrade stopped.",
+            (f"az vmss update-instances {target} --instance-ids {ids}",),
+        ),
     }
-    return steps.get(code, "Open the scale set in the portal and check the instance view.")
+    return steps.get(code, NextStep("Open the scale set in the portal and check the instance view."))
 
 
-def _default_next_step(notification: Notification) -> str:
+def _next_steps(notification: Notification, findings: tuple[FindingView, ...]) -> tuple[NextStep, ...]:
+    """Per-finding steps while the incident is live; a closed incident needs no repair advice."""
     if notification.severity == "resolved":
-        return "Nothing to do: the incident is closed. The timeline shows how it ended."
+        return (
+            NextStep("Nothing urgent: the incident is closed. The findings and timeline show what happened."),
+        )
     if notification.reason == "digest":
-        return "Open each scale set below; the responder keeps one incident per scale set and rechecks them."
-    return "Open the scale set in the portal and check the instance view; the responder keeps watching."
+        return (
+            NextStep(
+                "Open each scale set below; each has its own incident, and the responder keeps checking them."
+            ),
+        )
+    steps = tuple(dict.fromkeys(f.next_step for f in findings))
+    return steps or (
+        NextStep(
+            "Open the scale set in the portal and check the instance view; the responder keeps watching."
+        ),
+    )
 
 
 # --- pieces ------------------------------------------------------------------------------------

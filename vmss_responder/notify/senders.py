@@ -68,10 +68,42 @@ class Redactor:
         # Longest first, so a URL is masked whole before any secret inside it.
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
+    def merged(self, other: Redactor) -> Redactor:
+        return Redactor([*self._secrets, *other._secrets])
+
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[REDACTED]")
         return self._PARAMS.sub(lambda m: f"{m.group(1)}=[REDACTED]", text)
+
+
+class _RedactLogRecords(logging.Filter):
+    """Rewrites log records of the HTTP libraries: httpx logs every request URL at INFO, and a
+    Workflows URL carries its ``sig=`` credential in the query string."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redact = Redactor([])
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_LOG_FILTER = _RedactLogRecords()
+_HTTP_LOGGERS = ("httpx", "httpcore")
+
+
+def protect_http_logs(redact: Redactor) -> None:
+    """Make the HTTP libraries' own log lines mask these secrets too (idempotent, process-wide)."""
+    _LOG_FILTER.redact = _LOG_FILTER.redact.merged(redact)
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _LOG_FILTER not in logger.filters:
+            logger.addFilter(_LOG_FILTER)
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:
@@ -251,6 +283,7 @@ def build_senders(
 ) -> dict[str, Sender]:
     """One sender per configured channel, or the log sender alone when none is configured."""
     redact = redactor_for(settings)
+    protect_http_logs(redact)
     senders: dict[str, Sender] = {}
     if settings.channels:
         poster = HttpPoster(client or shared_client(), clock, redact)

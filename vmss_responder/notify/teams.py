@@ -23,6 +23,8 @@ CARD_VERSION = "1.4"
 SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_MESSAGE_BYTES = 24_000
+MAX_FINDINGS = 12  # one per finding code
+_CELL = 120  # characters of one table cell
 
 # severity -> (container style, text colour)
 _STYLE: dict[str, tuple[str, str]] = {
@@ -52,13 +54,19 @@ BUDGETS: tuple[Budget, ...] = (
 
 
 def build_message(notification: Notification, app_url: str | None = None) -> dict[str, Any]:
-    """The Workflows webhook body for ``notification``, guaranteed to fit :data:`MAX_MESSAGE_BYTES`."""
+    """The Workflows webhook body for ``notification``, within :data:`MAX_MESSAGE_BYTES`.
+
+    Budgets are tried largest first; the smallest one bounds every part of the card (texts are
+    clipped, lists cut to a few entries), and the tests check that it fits the worst incident
+    the engine can produce (every finding code, thousands of instances, actions and timeline
+    entries, texts of many kilobytes).
+    """
     v = view(notification, app_url)
-    for budget in BUDGETS:
+    for budget in BUDGETS[:-1]:
         message = wrap(build_card(v, budget))
         if len(message_bytes(message)) <= MAX_MESSAGE_BYTES:
             return message
-    return wrap(minimal_card(v))
+    return wrap(build_card(v, BUDGETS[-1]))
 
 
 def message_bytes(message: dict[str, Any]) -> bytes:
@@ -100,24 +108,6 @@ def build_card(v: View, budget: Budget) -> dict[str, Any]:
     return _card(body, actions)
 
 
-def minimal_card(v: View) -> dict[str, Any]:
-    """The last resort when even the smallest budget overflows: header, headline, facts, link."""
-    body = [
-        _header(v),
-        _text(clip(v.headline, 500)),
-        {"type": "FactSet", "facts": [{"title": k, "value": clip(val, 120)} for k, val in v.facts[:8]]},
-        _text(
-            "Details did not fit in a Teams message; open the portal or the incident record.", isSubtle=True
-        ),
-    ]
-    actions = []
-    if v.scale_set.portal_url:
-        actions.append(
-            {"type": "Action.OpenUrl", "title": "Open in Azure portal", "url": v.scale_set.portal_url}
-        )
-    return _card(body, actions)
-
-
 # --- pieces ------------------------------------------------------------------------------------
 
 
@@ -144,7 +134,9 @@ def _heading(text: str) -> dict[str, Any]:
 
 def _header(v: View) -> dict[str, Any]:
     style, colour = _STYLE.get(v.severity, ("emphasis", "default"))
-    subtitle = " · ".join(x for x in (v.scale_set.name, v.scale_set.resource_group, format_time(v.at)) if x)
+    subtitle = clip(
+        " · ".join(x for x in (v.scale_set.name, v.scale_set.resource_group, format_time(v.at)) if x), 300
+    )
     return {
         "type": "Container",
         "style": style,
@@ -161,9 +153,9 @@ def _findings(v: View, budget: Budget) -> list[dict[str, Any]]:
     if not v.findings:
         return []
     out = [_heading("Findings")]
-    for f in v.findings:
+    for f in v.findings[:MAX_FINDINGS]:
         items = [
-            _text(f"{f.label} ({f.code})", weight="Bolder"),
+            _text(clip(f"{f.label} ({f.code})", 200), weight="Bolder"),
             _text(clip(f.evidence, budget.text), spacing="Small"),
         ]
         if f.instance_ids:
@@ -171,13 +163,14 @@ def _findings(v: View, budget: Budget) -> list[dict[str, Any]]:
             hidden = len(f.instance_ids) - budget.instances
             items.append(
                 _text(
-                    f"Instances: {shown}" + (f" ({more_line(hidden, 'instances')})" if hidden > 0 else ""),
+                    clip(f"Instances: {shown}", budget.text)
+                    + (f" ({more_line(hidden, 'instances')})" if hidden > 0 else ""),
                     isSubtle=True,
                     spacing="Small",
                     size="Small",
                 )
             )
-        out.append({"type": "Container", "spacing": "Medium", "items": items})
+        out.append({"type": "Container", "spacing": "Small", "items": items})
     return out
 
 
@@ -191,27 +184,35 @@ def _row(cells: list[str], widths: tuple[str | int, ...], bold: bool = False) ->
             {
                 "type": "Column",
                 "width": width,
-                "items": [_text(cell or "—", weight="Bolder" if bold else "Default", size="Small")],
+                "items": [
+                    _text(clip(cell, _CELL) or "—", weight="Bolder" if bold else "Default", size="Small")
+                ],
             }
             for cell, width in zip(cells, widths)
         ],
     }
 
 
-_INSTANCE_COLUMNS = (1, 1, 4)
 _DIGEST_COLUMNS = (2, 2, 5)
-_TIMELINE_COLUMNS = ("70px", "90px", "stretch")
 
 
 def _instances(v: View, budget: Budget) -> list[dict[str, Any]]:
+    """Instance, zone and findings per row: a FactSet is the most compact aligned table."""
     if not v.instances:
         return []
-    out = [
-        _heading(f"Instances ({len(v.instances)})"),
-        _row(["Instance", "Zone", "Findings"], _INSTANCE_COLUMNS, bold=True),
+    facts = [
+        {
+            "title": clip(r.instance_id, _CELL),
+            "value": clip(
+                " · ".join(
+                    x for x in (f"zone {r.zone}" if r.zone else "no zone", ", ".join(r.findings)) if x
+                ),
+                _CELL,
+            ),
+        }
+        for r in v.instances[: budget.instances]
     ]
-    for r in v.instances[: budget.instances]:
-        out.append(_row([r.instance_id, r.zone, ", ".join(r.findings)], _INSTANCE_COLUMNS))
+    out = [_heading(f"Instances ({len(v.instances)})"), {"type": "FactSet", "facts": facts}]
     hidden = len(v.instances) - budget.instances
     if hidden > 0:
         out.append(_text(more_line(hidden, "instances (see the portal)"), isSubtle=True, size="Small"))
@@ -230,7 +231,11 @@ def _actions(actions: tuple[ActionView, ...], budget: Budget) -> list[dict[str, 
     out = [_heading("Actions")]
     for a in actions[: budget.actions]:
         items = [
-            _text(_action_text(a), weight="Bolder", color="warning" if a.mode == "shadow" else "default"),
+            _text(
+                clip(_action_text(a), budget.text),
+                weight="Bolder",
+                color="warning" if a.mode == "shadow" else "default",
+            ),
             _text(clip(a.reason, budget.text), isSubtle=True, spacing="None", size="Small"),
         ]
         if a.detail:
@@ -248,7 +253,11 @@ def _actions(actions: tuple[ActionView, ...], budget: Budget) -> list[dict[str, 
 
 def _next_steps(v: View, budget: Budget) -> list[dict[str, Any]]:
     out = [_heading("Next steps")]
-    out += [_text("• " + clip(step, budget.text), spacing="Small") for step in v.next_steps]
+    for step in v.next_steps[:MAX_FINDINGS]:
+        out.append(_text("• " + clip(step.text, budget.text), spacing="Small"))
+        out += [
+            _text(clip(c, 400), fontType="Monospace", size="Small", spacing="None") for c in step.commands
+        ]
     return out
 
 
@@ -260,10 +269,11 @@ def _timeline(v: View, budget: Budget) -> list[dict[str, Any]]:
     hidden = len(v.timeline) - len(tail)
     if hidden > 0:
         items.append(_text(more_line(hidden, "earlier entries"), isSubtle=True, size="Small"))
-    for t in tail:
-        items.append(
-            _row([t.at.strftime("%H:%M:%S"), t.kind, clip(t.text, budget.text // 2)], _TIMELINE_COLUMNS)
-        )
+    facts = [
+        {"title": f"{t.at:%H:%M:%S} {clip(t.kind, 20)}", "value": clip(t.text, budget.text // 2)}
+        for t in tail
+    ]
+    items.append({"type": "FactSet", "facts": facts})
     return [{"type": "Container", "id": "timeline", "isVisible": False, "items": items}]
 
 
@@ -275,9 +285,9 @@ def _rerun(v: View) -> dict[str, Any]:
             "type": "AdaptiveCard",
             "body": [
                 _text("Re-run the diagnosis for this scale set from a shell:", size="Small"),
-                _text(v.rerun_command, fontType="Monospace", size="Small"),
+                _text(clip(v.rerun_command, 1000), fontType="Monospace", size="Small"),
                 _text("or over HTTP (function key from the portal):", size="Small"),
-                _text(v.rerun_http, fontType="Monospace", size="Small"),
+                _text(clip(v.rerun_http, 1000), fontType="Monospace", size="Small"),
             ],
         },
     }

@@ -55,7 +55,7 @@ def build_payload(notification: Notification, app_url: str | None = None) -> dic
         "incident": _incident(inc, v) if inc else None,
         "actions": [_action(a) for a in notification.actions],
         "digest": [_digest_entry(row) for row in v.digest],
-        "nextSteps": list(v.next_steps),
+        "nextSteps": [step.to_dict() for step in v.next_steps],
         "rerun": {"command": v.rerun_command, "http": v.rerun_http} if v.rerun_command else None,
     }
 
@@ -132,7 +132,7 @@ def _incident(inc: dict[str, Any], v: View) -> dict[str, Any]:
                 "label": f.label,
                 "evidence": f.evidence,
                 "instanceIds": list(f.instance_ids),
-                "nextStep": f.next_step,
+                "nextStep": f.next_step.to_dict(),
             }
             for f in v.findings
         ],

@@ -56,14 +56,16 @@ def _row(row: dict, path: str) -> Signal | Ignored:
     old_capacity = new_capacity = None
     if name.lower().startswith("microsoft.insights/autoscalesettings/"):
         props_path = at(path, "Properties")
-        details = scale_details(as_object(json_text(row.get("Properties"), props_path), props_path), props_path)
+        details = scale_details(
+            as_object(json_text(row.get("Properties"), props_path), props_path), props_path
+        )
         resource_id, resource_path = details.resource_id, details.resource_path
         old_capacity, new_capacity = details.old_capacity, details.new_capacity
     else:
         resource_id = opt_text(row, "ResourceId", path) or opt_text(row, "_ResourceId", path)
-        resource_path = at(path, "ResourceId" if row.get("ResourceId") else "_ResourceId")
         if resource_id is None:
-            raise PayloadError(resource_path, "missing (and no _ResourceId)")
+            raise PayloadError(at(path, "ResourceId"), "missing, and so is _ResourceId")
+        resource_path = at(path, "ResourceId" if row.get("ResourceId") else "_ResourceId")
     found = target(resource_id, resource_path)
     if found is None:
         return build.ignored_target("activity_log", _SOURCE, source_id, resource_id)

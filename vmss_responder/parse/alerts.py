@@ -72,7 +72,7 @@ _FAMILIES = {
 
 
 def _family_of(name: str | None) -> _Family | None:
-    return _FAMILIES.get("".join(ch for ch in name.lower() if ch.isalnum())) if name else None
+    return _FAMILIES.get(name.lower().replace(" ", "").replace("-", "").replace("_", "")) if name else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,9 @@ class _Event:
         return found
 
     def ignored(self, reason: str) -> Ignored:
-        return Ignored("alert", self.source, opt_text(self.ctx, "eventDataId", self.path) or self.fallback_id, reason)
+        return Ignored(
+            "alert", self.source, opt_text(self.ctx, "eventDataId", self.path) or self.fallback_id, reason
+        )
 
     def ignored_target(self, resource_id: str) -> Ignored:
         return self.ignored(not_a_scale_set(resource_id))
@@ -203,7 +205,8 @@ def _legacy(data: dict, received_at: datetime) -> Parsed:
         resolved=(opt_text(data, "status", "data") or "").lower() == "resolved",
         fallback_time=received_at,
         fallback_id=fallback_id,
-        subscription=opt_text(log, "subscriptionId", path) or (subscription_of(resource_id) if resource_id else None),
+        subscription=opt_text(log, "subscriptionId", path)
+        or (subscription_of(resource_id) if resource_id else None),
         subscription_path=at(path, "subscriptionId"),
     )
     return _READERS[family](event)
@@ -228,8 +231,10 @@ def _health(event: _Event) -> Parsed:
     base_id = event.source_id()
     if state is None:
         out.ignored.append(
-            event.ignored("Resource Health alert without a health status: currentHealthStatus is null, the "
-                          "alert is not resolved and the title names no state")
+            event.ignored(
+                "Resource Health alert without a health status: currentHealthStatus is null, the "
+                "alert is not resolved and the title names no state"
+            )
         )
         return out
     for hit in hits:
@@ -274,7 +279,8 @@ def _phase(event: _Event) -> Phase:
     phase = phase_of(status)
     if phase is None:
         raise PayloadError(
-            at(event.path, "status"), f"{status!r} is not an operation status (Started, Accepted, Succeeded, Failed, Canceled)"
+            at(event.path, "status"),
+            f"{status!r} is not an operation status (Started, Accepted, Succeeded, Failed, Canceled)",
         )
     return phase
 

@@ -70,7 +70,9 @@ def read_envelopes(channel: str, payload: object) -> list[Envelope]:
 def _eventgrid_envelope(item: object, path: str) -> Envelope:
     event = as_object(item, path)
     if "eventType" not in event and "specversion" in event:
-        raise PayloadError(at(path, "eventType"), "missing (a CloudEvents event: deliver it on the cloudevents channel)")
+        raise PayloadError(
+            at(path, "eventType"), "missing (a CloudEvents event: deliver it on the cloudevents channel)"
+        )
     event_type = text(event, "eventType", path)
     return Envelope(
         id=text(event, "id", path),
@@ -85,7 +87,9 @@ def _eventgrid_envelope(item: object, path: str) -> Envelope:
 def _cloudevents_envelope(item: object, path: str) -> Envelope:
     event = as_object(item, path)
     if "type" not in event and "eventType" in event:
-        raise PayloadError(at(path, "type"), "missing (an Event Grid schema event: deliver it on the eventgrid channel)")
+        raise PayloadError(
+            at(path, "type"), "missing (an Event Grid schema event: deliver it on the eventgrid channel)"
+        )
     event_type = text(event, "type", path)
     if event.get("specversion") != "1.0":
         raise PayloadError(at(path, "specversion"), f"expected '1.0', got {event.get('specversion')!r}")
@@ -130,15 +134,21 @@ def _handlers() -> dict[str, Handler]:
     table: dict[str, Handler] = {
         N.ResourceNotificationsHealthResourcesAvailabilityStatusChangedEventName: _availability_changed,
         N.ResourceNotificationsHealthResourcesAnnotatedEventName: _annotated,
-        N.ResourceNotificationsResourceManagementCreatedOrUpdatedEventName: partial(_resource_changed, verb="write"),
+        N.ResourceNotificationsResourceManagementCreatedOrUpdatedEventName: partial(
+            _resource_changed, verb="write"
+        ),
         N.ResourceNotificationsResourceManagementDeletedEventName: partial(_resource_changed, verb="delete"),
         N.EventGridSubscriptionValidationEventName: _validation,
     }
     # Microsoft.Resources.Resource{Write,Action,Delete}{Success,Failure,Cancel}: the type decides
     # the phase, whatever data.status says (the SDK's ResourceWriteFailure sample says "Succeeded").
     for verb in ("Write", "Action", "Delete"):
-        for outcome, phase in (("Success", Phase.SUCCEEDED), ("Failure", Phase.FAILED), ("Cancel", Phase.CANCELED)):
-            table[N[f"Resource{verb}{outcome}EventName"]] = partial(_arm_operation, phase=phase)
+        for outcome, phase in (
+            ("Success", Phase.SUCCEEDED),
+            ("Failure", Phase.FAILED),
+            ("Cancel", Phase.CANCELED),
+        ):
+            table[getattr(N, f"Resource{verb}{outcome}EventName")] = partial(_arm_operation, phase=phase)
     return {name.value.lower(): handler for name, handler in table.items()}
 
 
@@ -235,7 +245,9 @@ def _annotated(envelope: Envelope, channel: str, received_at: datetime) -> Signa
     )
 
 
-def _resource_changed(envelope: Envelope, channel: str, received_at: datetime, *, verb: str) -> Signal | Ignored:
+def _resource_changed(
+    envelope: Envelope, channel: str, received_at: datetime, *, verb: str
+) -> Signal | Ignored:
     """ResourceNotifications.Resources.CreatedOrUpdated / Deleted: a write or delete that succeeded.
 
     The payload names no operation; it is the resource type plus ``/write`` or ``/delete``,
@@ -270,7 +282,9 @@ def _resource_changed(envelope: Envelope, channel: str, received_at: datetime, *
     )
 
 
-def _arm_operation(envelope: Envelope, channel: str, received_at: datetime, *, phase: Phase) -> Signal | Ignored:
+def _arm_operation(
+    envelope: Envelope, channel: str, received_at: datetime, *, phase: Phase
+) -> Signal | Ignored:
     data, path = _data(envelope)
     resource_id = _resource_id(opt_text(data, "resourceUri", path), envelope, at(path, "resourceUri"))
     source = _source(channel, envelope)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from ..durations import parse_timestamp
 from ..identity import InvalidResourceId, ScaleSetRef, parse_resource_id
@@ -84,7 +85,9 @@ def obj(parent: dict, key: str, path: str) -> dict:
     """A required object member."""
     value = parent.get(key)
     if not isinstance(value, dict):
-        raise PayloadError(at(path, key), "missing" if value is None else f"expected an object, got {kind_of(value)}")
+        raise PayloadError(
+            at(path, key), "missing" if value is None else f"expected an object, got {kind_of(value)}"
+        )
     return value
 
 
@@ -103,7 +106,8 @@ def text(parent: dict, key: str, path: str, *, any_case: bool = False) -> str:
     if isinstance(value, str) and value:
         return value
     raise PayloadError(
-        at(path, key), "missing" if value is None or value == "" else f"expected a string, got {kind_of(value)}"
+        at(path, key),
+        "missing" if value is None or value == "" else f"expected a string, got {kind_of(value)}",
     )
 
 
@@ -162,7 +166,9 @@ def str_list(parent: dict, key: str, path: str) -> list[str]:
     """A required array of strings (``alertTargetIDs``)."""
     value = parent.get(key)
     if not isinstance(value, list):
-        raise PayloadError(at(path, key), "missing" if value is None else f"expected an array, got {kind_of(value)}")
+        raise PayloadError(
+            at(path, key), "missing" if value is None else f"expected an array, got {kind_of(value)}"
+        )
     for i, item in enumerate(value):
         if not isinstance(item, str):
             raise PayloadError(at(at(path, key), i), f"expected a string, got {kind_of(item)}")
@@ -186,7 +192,9 @@ def timestamp(value: object, path: str) -> datetime:
             except ValueError:
                 raise PayloadError(path, f"not an RFC 3339 timestamp: {value[:64]!r}") from None
     else:
-        raise PayloadError(path, "missing" if value is None else f"expected a timestamp, got {kind_of(value)}")
+        raise PayloadError(
+            path, "missing" if value is None else f"expected a timestamp, got {kind_of(value)}"
+        )
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
@@ -261,9 +269,16 @@ def target(resource_id: str, path: str) -> tuple[ScaleSetRef, str | None] | None
     rejects the payload, naming the field it came from.
     """
     try:
-        return parse_resource_id(resource_id)
+        return _resource(resource_id)
     except InvalidResourceId as exc:
         raise PayloadError(path, str(exc)) from None
+
+
+@lru_cache(maxsize=4096)
+def _resource(resource_id: str) -> tuple[ScaleSetRef, str | None] | None:
+    """parse_resource_id, remembered: a fleet's few scale sets and instances recur in every
+    signal, and the parse (about 6 µs) is a third of an event's budget. Rejections are not cached."""
+    return parse_resource_id(resource_id)
 
 
 def subscription_of(resource_id: str) -> str | None:

@@ -208,6 +208,11 @@ class ScaleSet:
     def repairs_active(self) -> bool:
         return bool(self.repairs_policy and self.repairs_policy.enabled and self.repairs_state == "Running")
 
+    @property
+    def capacity(self) -> int:
+        """``sku.capacity``: instances being deleted no longer count, as in Azure."""
+        return sum(i.provisioning_state != "Deleting" for i in self.instances.values())
+
     def instance(self, instance_id: str) -> Instance:
         inst = self.instances.get(instance_id)
         if inst is None:
@@ -238,7 +243,7 @@ class ScaleSet:
         enabling runs it (a suspension stays), disabling makes it NotRunning, no policy removes it."""
         policy, state = self.repairs_policy, self.repairs_state
         if policy is None:
-            self.services = [s for s in self.services if s.name != AUTOMATIC_REPAIRS]
+            self.services = [s for s in self.services if s.name.lower() != AUTOMATIC_REPAIRS.lower()]
         elif not policy.enabled:
             self.set_service_state(AUTOMATIC_REPAIRS, "NotRunning", at)
         elif state in (None, "NotRunning"):
@@ -294,11 +299,18 @@ class Fleet:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_dict(
-        cls, data: object, start: datetime, *, operation_seconds: float = 10.0, where: str = "fleet"
+    def from_spec(
+        cls,
+        data: FleetSpec | object,
+        start: datetime,
+        *,
+        operation_seconds: float = 10.0,
+        where: str = "fleet",
     ) -> Fleet:
-        """Build from a scenario's ``fleet`` object; raises :class:`FleetError` naming the field."""
-        return cls(parse_fleet(data, where), start, operation_seconds=operation_seconds)
+        """Build from a scenario's ``fleet`` object (or its parsed :class:`FleetSpec`); raises
+        :class:`FleetError` naming the field."""
+        spec = data if isinstance(data, FleetSpec) else parse_fleet(data, where)
+        return cls(spec, start, operation_seconds=operation_seconds)
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -381,7 +393,9 @@ class Fleet:
         for i, new in enumerate(spec.instances):
             iid = new.instanceId or ss.next_id()
             if iid in ss.instances:
-                raise FleetError(f"{where}.instances[{i}].instanceId", f"{ss.name} already has instance {iid}")
+                raise FleetError(
+                    f"{where}.instances[{i}].instanceId", f"{ss.name} already has instance {iid}"
+                )
             ss.instances[iid] = Instance.from_spec(new, iid, at)
             ss.max_id = max(ss.max_id, int(iid))
             ss.add_zone(new.zone)
@@ -411,7 +425,11 @@ class Fleet:
                 raise Conflict("InvalidParameter", f"action must be Resume or Suspend, not {action!r}.", 400)
             service = ss.service(service_name)
             if service is None:
-                raise Conflict("InvalidParameter", f"Orchestration service {service_name} is not present on {ss.name}.", 400)
+                raise Conflict(
+                    "InvalidParameter",
+                    f"Orchestration service {service_name} is not present on {ss.name}.",
+                    400,
+                )
             if service.name == AUTOMATIC_REPAIRS and not (ss.repairs_policy and ss.repairs_policy.enabled):
                 raise Conflict(
                     "OperationNotAllowed",
@@ -434,16 +452,22 @@ class Fleet:
             ss, at = self._prepare(scale_set, now)
             inst = self._idle_instance(ss, instance_id)
             if inst.power_state in ("deallocated", "deallocating"):
-                raise Conflict("OperationNotAllowed", f"Cannot {name} VM {ss.name}_{instance_id}: it is deallocated.")
+                raise Conflict(
+                    "OperationNotAllowed", f"Cannot {name} VM {ss.name}_{instance_id}: it is deallocated."
+                )
             inst.begin_update(at)
-            return self._begin(ss, name, (instance_id,), at, finish=lambda t: inst.repaired(t, new_model=False))
+            return self._begin(
+                ss, name, (instance_id,), at, finish=lambda t: inst.repaired(t, new_model=False)
+            )
 
     def delete_instances(self, scale_set: str, instance_ids: Iterable[str], now: datetime) -> Operation:
         with self._lock:
             ss, at = self._prepare(scale_set, now)
             ids = tuple(dict.fromkeys(instance_ids))
             if not ids:
-                raise Conflict("InvalidParameter", "vmInstanceIDs.instanceIds must name at least one instance.", 400)
+                raise Conflict(
+                    "InvalidParameter", "vmInstanceIDs.instanceIds must name at least one instance.", 400
+                )
             for iid in ids:
                 if iid not in ss.instances:
                     raise Conflict(
@@ -468,9 +492,13 @@ class Fleet:
             ss, at = self._prepare(scale_set, now)
             if capacity < 0:
                 raise Conflict("InvalidParameter", "sku.capacity must not be negative.", 400)
-            current = len(ss.instances)
+            current = ss.capacity
             if capacity < current:
-                removable = [i for i in reversed(ss.sorted_instances()) if not i.protected]
+                removable = [
+                    i
+                    for i in reversed(ss.sorted_instances())
+                    if not i.protected and i.provisioning_state != "Deleting"
+                ]
                 if len(removable) < current - capacity:
                     raise Conflict(
                         "OperationNotAllowed",
@@ -500,8 +528,14 @@ class Fleet:
                     "Run command extension execution is in progress. Please wait for completion before invoking a run command.",
                 )
             if inst.power_state != "running":
-                raise Conflict("OperationNotAllowed", f"VM {ss.name}_{instance_id} is not running ({inst.power_state}).")
-            text = inst.run_command_output if inst.run_command_output is not None else _describe(ss, inst, command_id)
+                raise Conflict(
+                    "OperationNotAllowed", f"VM {ss.name}_{instance_id} is not running ({inst.power_state})."
+                )
+            text = (
+                inst.run_command_output
+                if inst.run_command_output is not None
+                else _describe(ss, inst, command_id)
+            )
             op = self._begin(ss, "runCommand", (instance_id,), at)
             op.output = RunCommandOutput(text.encode()[-RUN_COMMAND_OUTPUT_LIMIT:].decode(errors="ignore"))
             return op
@@ -529,7 +563,9 @@ class Fleet:
         platform: bool = False,
         finish: Callable[[datetime], None] | None = None,
     ) -> Operation:
-        op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vmss-responder-emulator/operation/{next(self._op_numbers)}"))
+        op_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"vmss-responder-emulator/operation/{next(self._op_numbers)}")
+        )
         op = Operation(op_id, name, ss.name, instance_ids, at, at + self.operation_duration, platform)
         if finish is not None:
             op.finish = finish
@@ -559,7 +595,9 @@ class Fleet:
         return due if due is not None and due <= now else None
 
     def _finish_operations(self, t: datetime) -> None:
-        for op in sorted((op for op in self._pending if op.completes_at <= t), key=lambda op: op.completes_at):
+        for op in sorted(
+            (op for op in self._pending if op.completes_at <= t), key=lambda op: op.completes_at
+        ):
             self._pending.remove(op)
             op.finish(op.completes_at)
             op.status, op.ended = "Succeeded", op.completes_at
@@ -680,7 +718,9 @@ def _model_instance(ss: ScaleSet, instance_id: str, at: datetime) -> Instance:
                 load[inst.zone] += 1
         zone = min(ss.zones, key=lambda z: (load[z], ss.zones.index(z)))
     extensions = [Extension(name, "Succeeded", "") for name in _extension_names(ss)]
-    return Instance(instance_id, zone, "Succeeded", "running", "Healthy", True, False, False, extensions, {}, None, at)
+    return Instance(
+        instance_id, zone, "Succeeded", "running", "Healthy", True, False, False, extensions, {}, None, at
+    )
 
 
 def _replacement(ss: ScaleSet, old: Instance, at: datetime) -> Instance:

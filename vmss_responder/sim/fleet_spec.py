@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..durations import parse_duration
+from ..durations import parse_duration, parse_timestamp
 
 Health = Literal["Healthy", "Unhealthy", "Unknown", "Initializing"]
 ProvisioningState = Literal["Succeeded", "Failed", "Creating", "Updating", "Deleting"]
@@ -56,7 +56,7 @@ InstanceId = Annotated[str, BeforeValidator(_instance_id), Field(pattern=r"^(0|[
 ArmName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._()\-]{1,90}$")]
 
 
-class _Spec(BaseModel):
+class ScenarioSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def given(self) -> dict[str, Any]:
@@ -64,18 +64,18 @@ class _Spec(BaseModel):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
-class ExtensionSpec(_Spec):
+class ExtensionSpec(ScenarioSpec):
     name: Annotated[str, Field(min_length=1)]
     status: ExtensionStatus = "Succeeded"
     message: str = ""
 
 
-class ProtectionSpec(_Spec):
+class ProtectionSpec(ScenarioSpec):
     protectFromScaleIn: bool = False
     protectFromScaleSetActions: bool = False
 
 
-class InstancePatch(_Spec):
+class InstancePatch(ScenarioSpec):
     """Instance fields that can change over time: ``afterRepair`` and the ``set_instance`` step."""
 
     zone: str | None = None
@@ -103,7 +103,7 @@ class NewInstanceSpec(InstanceSpec):
     instanceId: InstanceId | None = None  # type: ignore[assignment]
 
 
-class RepairsPolicySpec(_Spec):
+class RepairsPolicySpec(ScenarioSpec):
     enabled: bool = False  # lax: the Microsoft docs write "true" as a string
     gracePeriod: str = "PT10M"
     repairAction: RepairAction = "Replace"
@@ -124,10 +124,17 @@ class RepairsPolicySpec(_Spec):
         return parse_duration(self.gracePeriod)
 
 
-class OrchestrationServiceSpec(_Spec):
+class OrchestrationServiceSpec(ScenarioSpec):
     serviceName: Annotated[str, Field(min_length=1)]
     serviceState: ServiceState
     lastStatusChangeTime: str | None = None
+
+    @field_validator("lastStatusChangeTime")
+    @classmethod
+    def _is_timestamp(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_timestamp(value)
+        return value
 
 
 class UpgradePolicySpec(BaseModel):
@@ -145,7 +152,7 @@ def _unique(values: list[str], what: str) -> None:
         seen.add(value.lower())
 
 
-class ScaleSetSpec(_Spec):
+class ScaleSetSpec(ScenarioSpec):
     resourceGroup: ArmName
     name: ArmName
     location: Annotated[str, Field(min_length=1)] = "eastus"
@@ -162,7 +169,7 @@ class ScaleSetSpec(_Spec):
         return self
 
 
-class FleetSpec(_Spec):
+class FleetSpec(ScenarioSpec):
     subscriptionId: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{1,64}$")]
     scaleSets: Annotated[tuple[ScaleSetSpec, ...], Field(min_length=1)]
 
@@ -175,7 +182,7 @@ class FleetSpec(_Spec):
 # --- timeline fleet steps ------------------------------------------------------------------
 
 
-class _StepSpec(_Spec):
+class _StepSpec(ScenarioSpec):
     scaleSet: ArmName
 
 
@@ -202,7 +209,7 @@ class SetScaleSetStep(_StepSpec):
     upgradePolicy: UpgradePolicySpec = UpgradePolicySpec()
 
 
-class ArmFaultsStep(_Spec):
+class ArmFaultsStep(ScenarioSpec):
     op: Literal["arm_faults"]
     count: Annotated[int, Field(ge=1, le=1000)]
     status: FaultStatus
@@ -210,7 +217,7 @@ class ArmFaultsStep(_Spec):
 
 
 FleetStep = SetInstanceStep | RemoveInstancesStep | AddInstancesStep | SetScaleSetStep | ArmFaultsStep
-STEP_MODELS: dict[str, type[_Spec]] = {
+STEP_MODELS: dict[str, type[ScenarioSpec]] = {
     "set_instance": SetInstanceStep,
     "remove_instances": RemoveInstancesStep,
     "add_instances": AddInstancesStep,
@@ -238,7 +245,7 @@ def parse_step(data: object, where: str = "fleet") -> FleetStep:
     return _validate(model, data, where)  # type: ignore[return-value]
 
 
-def parse_patch(model: type[_Spec], data: object, where: str) -> Any:
+def parse_patch(model: type[ScenarioSpec], data: object, where: str) -> Any:
     """Validate a partial object (a REST body part, an ``afterRepair``) against ``model``."""
     return _validate(model, data, where)
 

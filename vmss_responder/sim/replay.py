@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import VirtualClock
-from ..durations import format_timestamp, parse_timestamp
+from ..durations import format_timestamp
 from .scenario import Scenario
 
 Progress = Callable[[str], None]
@@ -134,19 +134,10 @@ def build_report(scenario: Scenario, responder: Any, fleet: Any, emu: Any) -> di
             for a in responder.actions.all()
         ],
         "notifications": [
-            {"at": format_timestamp(parse_timestamp(d["at"]) if isinstance(d["at"], str) else d["at"]), "severity": d["severity"],
-             "incident": d["incident"], "channel": d["channel"]}
-            for d in _deliveries(responder)
+            {"at": format_timestamp(d.at), "severity": d.severity, "incident": d.incident_id, "channel": d.channel}
+            for d in responder.outbox.deliveries()
         ],
         "rejected": sorted(responder.rejected.all(), key=lambda r: r["at"]),
         "arm": emu.counts(),
         "fleetAfter": fleet.snapshot(),
     }
-
-
-def _deliveries(responder: Any) -> list[dict[str, Any]]:
-    out = []
-    for d in responder.outbox.deliveries():
-        item = d if isinstance(d, dict) else d.to_report() if hasattr(d, "to_report") else vars(d)
-        out.append(item)
-    return sorted(out, key=lambda x: str(x["at"]))

@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from .base import ConflictError, Record, Store, StoreError, check_key, check_table, encode
@@ -53,13 +54,15 @@ class SqliteStore(Store):
         self._path = os.fspath(path)
         self._lock = threading.Lock()
         try:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
                 self._path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             if self._path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open sqlite store {self._path!r}: {exc}") from exc
 
     def __repr__(self) -> str:
@@ -84,7 +87,7 @@ class SqliteStore(Store):
         check_key(partition, row)
         etag = _new_etag()
         cur = self._run(
-            "INSERT INTO records VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?) ON CONFLICT (tbl, part, row) DO NOTHING",
             (table.lower(), partition, row, encode(value), etag),
         )
         return etag if cur.rowcount == 1 else None
@@ -116,7 +119,7 @@ class SqliteStore(Store):
         etag = _new_etag()
         self._run(
             "INSERT INTO records VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT DO UPDATE SET value = excluded.value, etag = excluded.etag",
+            " ON CONFLICT (tbl, part, row) DO UPDATE SET value = excluded.value, etag = excluded.etag",
             (table.lower(), partition, row, encode(value), etag),
         )
         return etag

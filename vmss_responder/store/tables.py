@@ -53,6 +53,8 @@ _CLIENT_OPTIONS: dict[str, Any] = {
     "connection_timeout": 10,
     "read_timeout": 30,
 }
+# Only ETags the service issues; "*" would make a conditional write unconditional.
+_ETAG = re.compile(r'W/"[^"]+"')
 _SECRET = re.compile(r"(sig|AccountKey|SharedAccessSignature)=[^&;\s'\"]+", re.IGNORECASE)
 
 
@@ -194,14 +196,8 @@ class TableStore(Store):
         with self._lock:
             client = self._tables.get(key)
             if client is None:
-                from azure.core.exceptions import ResourceExistsError
-
                 with self._errors(f"create table {name}"):
-                    try:
-                        self._service.create_table(name)
-                    except ResourceExistsError:
-                        pass
-                client = self._tables[key] = self._service.get_table_client(name)
+                    client = self._tables[key] = self._service.create_table_if_not_exists(name)
         return client
 
     def _read(self, client: TableClient, partition: str, row: str) -> Any | None:
@@ -256,6 +252,8 @@ class TableStore(Store):
         client = self._table(table)
         entity = self._entity(partition, row, value)
         what = f"replace {table}/{partition}/{row}"
+        if not _ETAG.fullmatch(etag):
+            raise ConflictError(f"{what}: not an ETag of this store: {etag[:40]!r}")
         with self._errors(what):
             try:
                 return client.update_entity(
@@ -284,9 +282,15 @@ class TableStore(Store):
 
         check_key(partition, row)
         client = self._table(table)
+        what = f"delete {table}/{partition}/{row}"
+        if etag is not None and not _ETAG.fullmatch(etag):
+            with self._errors(what):
+                if self._read(client, partition, row) is None:
+                    return False
+            raise ConflictError(f"{what}: not an ETag of this store: {etag[:40]!r}")
         statuses: list[int] = []  # the SDK hides 404 on delete; the hook sees every attempt
         condition = MatchConditions.Unconditionally if etag is None else MatchConditions.IfNotModified
-        with self._errors(f"delete {table}/{partition}/{row}"):
+        with self._errors(what):
             client.delete_entity(
                 partition,
                 row,

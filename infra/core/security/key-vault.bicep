@@ -15,10 +15,9 @@ param secrets object
 @maxValue(90)
 param softDeleteRetentionInDays int = 7
 
-// checkov:skip=CKV_AZURE_109: App Service resolves Key Vault references over the public endpoint when the app has no VNet integration; access is RBAC-only, the app's identity holds Key Vault Secrets User and nothing else.
-// checkov:skip=CKV_AZURE_189: Same reason as CKV_AZURE_109: the public endpoint is required without VNet integration.
-// checkov:skip=CKV2_AZURE_32: Private endpoints need VNet integration, which this template does not deploy (see docs/deployment.md).
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109: App Service resolves Key Vault references over the public endpoint when the app has no VNet integration; access is RBAC-only, the app's identity holds Key Vault Secrets User and nothing else.
+  // checkov:skip=CKV_AZURE_189: Same reason as CKV_AZURE_109: the public endpoint is required without VNet integration.
   name: name
   location: location
   tags: tags
@@ -40,8 +39,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// checkov:skip=CKV_AZURE_41: Webhook URLs and routing keys do not expire on a schedule; an expiry date would silently disable notifications. Rotate by setting a new version (the app references the versionless URI).
 resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for item in items(secrets): if (!empty(item.value)) {
+  // checkov:skip=CKV_AZURE_41: Webhook URLs and routing keys do not expire on a schedule; an expiry date would silently disable notifications. Rotate by setting a new version (the app references the versionless URI).
   parent: vault
   name: item.key
   properties: {

@@ -15,17 +15,15 @@ param deadLetterContainerName string
 @description('Tables created up front for the responder state store (it creates any others it needs).')
 param tableNames array
 
-// checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches its host storage over the public endpoint; access is identity-only (shared keys disabled), with AzureServices bypass for Event Grid dead-lettering.
-// checkov:skip=CKV_AZURE_59: Same reason as CKV_AZURE_35: the public endpoint is needed without VNet integration; anonymous blob access and shared keys are both disabled.
-// checkov:skip=CKV_AZURE_33: Queue Storage Analytics (classic) logging writes with account keys, which are disabled; use Azure Monitor diagnostic settings instead.
-// checkov:skip=CKV2_AZURE_1: Microsoft-managed keys; the account holds host bookkeeping, the app package and incident state, none of which warrants customer-managed keys.
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches its host storage over the public endpoint; access is identity-only (shared keys disabled), with AzureServices bypass for Event Grid dead-lettering.
+  // checkov:skip=CKV_AZURE_59: Same reason as CKV_AZURE_35: the public endpoint is needed without VNet integration; anonymous blob access and shared keys are both disabled.
   name: name
   location: location
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: 'Standard_ZRS'
+    name: 'Standard_GRS'
   }
   properties: {
     accessTier: 'Hot'
@@ -44,46 +42,51 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       defaultAction: 'Allow'
     }
   }
+}
 
-  resource blobServices 'blobServices' = {
-    name: 'default'
-    properties: {
-      deleteRetentionPolicy: {
-        enabled: true
-        days: 7
-      }
-      containerDeleteRetentionPolicy: {
-        enabled: true
-        days: 7
-      }
+resource blobServices 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
     }
-
-    resource deploymentContainer 'containers' = {
-      name: deploymentContainerName
-      properties: {
-        publicAccess: 'None'
-      }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
     }
-
-    resource deadLetterContainer 'containers' = {
-      name: deadLetterContainerName
-      properties: {
-        publicAccess: 'None'
-      }
-    }
-  }
-
-  resource queueServices 'queueServices' = {
-    name: 'default'
-  }
-
-  resource tableServices 'tableServices' = {
-    name: 'default'
   }
 }
 
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobServices
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobServices
+  name: deadLetterContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource queueServices 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tableServices 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
 resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for tableName in tableNames: {
-  parent: storage::tableServices
+  parent: tableServices
   name: tableName
 }]
 
@@ -92,4 +95,4 @@ output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
-output deadLetterContainerName string = storage::blobServices::deadLetterContainer.name
+output deadLetterContainerName string = deadLetterContainer.name
