@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from .durations import format_timestamp, parse_timestamp
@@ -30,8 +30,13 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _day_partition(at: datetime) -> str:
+    return f"done-{at:%Y%m%d}"
+
+
 class Inbox:
     TABLE = "inbox"
+    DONE_DAYS = 3  # Event Grid retries for up to 24 h; keep tombstones a little longer
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -42,12 +47,32 @@ class Inbox:
         return digest(channel + "|" + json.dumps(payload, sort_keys=True, separators=(",", ":")))
 
     def accept(self, channel: str, payload: Any, received_at: datetime) -> tuple[str, bool]:
+        """Store a delivery before it is acknowledged. False for a redelivery (pending or already done)."""
         did = self.delivery_id(channel, payload)
         value = {"channel": channel, "payload": payload, "receivedAt": format_timestamp(received_at), "attempts": 0}
-        return did, self.store.insert(self.TABLE, "pending", did, value) is not None
+        if self.store.insert(self.TABLE, "pending", did, value) is None:
+            return did, False  # the same delivery is being processed (or waits for the sweep)
+        for day in range(self.DONE_DAYS):
+            if self.store.get(self.TABLE, _day_partition(received_at - timedelta(days=day)), did) is not None:
+                self.store.delete(self.TABLE, "pending", did)
+                return did, False  # processed before: a redelivery after success
+        return did, True
 
-    def done(self, delivery_id: str) -> None:
+    def done(self, delivery_id: str, at: datetime) -> None:
+        """Mark processed: a tombstone first (so a redelivery is recognized), then leave the pending set."""
+        self.store.upsert(self.TABLE, _day_partition(at), delivery_id, {"doneAt": format_timestamp(at)})
         self.store.delete(self.TABLE, "pending", delivery_id)
+
+    def expire(self, now: datetime) -> int:
+        """Drop tombstones older than the redelivery horizon (Tables has no TTL): whole day partitions."""
+        keep = {_day_partition(now - timedelta(days=d)) for d in range(self.DONE_DAYS)}
+        dropped = 0
+        for part in list(self.store.partitions(self.TABLE)):
+            if part.startswith("done-") and part not in keep:
+                for rec in list(self.store.query(self.TABLE, part)):
+                    self.store.delete(self.TABLE, part, rec.row)
+                    dropped += 1
+        return dropped
 
     def pending(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for rec in self.store.query(self.TABLE, "pending"):

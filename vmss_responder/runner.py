@@ -106,7 +106,7 @@ class Responder:
         except Exception:  # the delivery is stored: the sweep retries it, the sender does not need to
             log.exception("processing delivery %s failed; the sweep will retry it", delivery_id)
             return IngestResult(True, delivery_id, signals=len(parsed.signals))
-        self.inbox.done(delivery_id)
+        self.inbox.done(delivery_id, self.clock.now())
         return result
 
     def _process(self, delivery_id: str, channel: str, parsed: Parsed) -> IngestResult:
@@ -372,7 +372,7 @@ class Responder:
             except Exception:
                 log.exception("retrying delivery %s failed; will retry on the next sweep", delivery_id)
                 continue
-            self.inbox.done(delivery_id)
+            self.inbox.done(delivery_id, self.clock.now())
             stats["deliveries"] += 1
         for part in list(self.states.keys()):
             st = self.states.get_by_partition(part)
@@ -388,13 +388,22 @@ class Responder:
                 self.evaluate(ref)
                 stats["evaluations"] += 1
         stats["notifications"] = len(self.outbox.deliver_due())
+        self.inbox.expire(now)
         return stats
+
+    def find_incident(self, incident_id: str) -> Incident | None:
+        """An incident by ID: the open copy in its scale set's state is the freshest."""
+        for part in self.states.keys():
+            st = self.states.get_by_partition(part)
+            if st and st.incident and st.incident.id == incident_id:
+                return st.incident
+        return self.incidents.get(incident_id)
 
     # ------------------------------------------------------------------ rerun
     def rerun(self, resource_id: str | None = None, incident_id: str | None = None, dry_run: bool = False) -> Incident | None:
         """Manual rerun: re-read live state now (and the Activity Log), re-decide; scope-checked first."""
         if incident_id:
-            inc = self.incidents.get(incident_id)
+            inc = self.find_incident(incident_id)
             if inc is None:
                 raise KeyError(f"no incident {incident_id!r}")
             resource_id = inc.scale_set

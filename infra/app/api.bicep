@@ -111,6 +111,8 @@ var responderSettings = {
   VMSS_RESPONDER_NOTIFY_BACKOFF_MAX: string(settingOverrides.?notifyBackoffMax ?? '')
 }
 
+var appSettings = union(hostSettings, responderSettings)
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions (and fails elsewhere); set properties.zoneRedundant where the region offers it.
   name: planName
@@ -152,6 +154,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      appSettings: [for setting in items(appSettings): {
+        name: setting.key
+        value: setting.value
+      }]
     }
     functionAppConfig: {
       deployment: {
@@ -174,12 +180,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
     }
   }
-}
-
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
-  parent: site
-  name: 'appsettings'
-  properties: union(hostSettings, responderSettings)
 }
 
 resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {

@@ -160,11 +160,6 @@ def test_an_event_grid_event_opens_a_held_incident_without_calling_arm(
     assert arm.counts()["reads"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (reported): Inbox.done deletes the row, so an identical redelivery gets the same delivery "
-    "ID, counts as fresh, and Seen.claim lets the same owner claim the signal again",
-)
 def test_a_redelivered_event_is_absorbed_once(scenario: Scenario, responder: Responder) -> None:
     for _ in range(3):  # Event Grid delivers at least once
         call("eventgrid_trigger", decode_event(first_event(scenario)))
@@ -369,11 +364,6 @@ def test_a_dry_run_rerun_reads_live_state_and_changes_nothing(scenario: Scenario
     assert arm.counts()["reads"] > 0 and arm.counts()["writes"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (reported): Responder.rerun looks the incident up in the incident table only, where an "
-    "open incident is not saved until its first evaluation; GET /api/incidents/{id} finds it in the state",
-)
 def test_a_rerun_by_incident_id(scenario: Scenario, responder: Responder) -> None:
     call("eventgrid_trigger", decode_event(first_event(scenario)))
     (incident,) = list_incidents()

@@ -38,7 +38,14 @@ def azd_substitute(text: str, env: dict[str, str]) -> str:
 
 def app_settings() -> dict[str, Any]:
     api = template("app/api.bicep")
-    union = one("Microsoft.Web/sites/config").properties["function"]
+    listed = one("Microsoft.Web/sites").properties["siteConfig"]["appSettings"]
+    assert listed["loop_type"]["detail"]["item_name"] == "setting"
+    assert listed["loop_type"]["detail"]["object_name"] == "appSettings"
+    assert listed["config"] == {
+        "name": {"operator": {"type": "property_accessor", "operands": {"operand_1": "setting", "operand_2": "key"}}},
+        "value": {"operator": {"type": "property_accessor", "operands": {"operand_1": "setting", "operand_2": "value"}}},
+    }
+    union = resolve(api, "appSettings")["function"]
     assert union["type"] == "union"
     merged: dict[str, Any] = {}
     for name in union["parameters"].values():

@@ -33,7 +33,7 @@ def wait_for_checkov(timeout: float = 120.0) -> Path:
 @functools.cache
 def report() -> dict[str, Any]:
     done = subprocess.run(
-        [str(wait_for_checkov()), "-d", str(INFRA), "--framework", "bicep", "--skip-download", "-o", "json", "--quiet", "--compact"],
+        [str(wait_for_checkov()), "-d", str(INFRA), "--framework", "bicep", "--skip-download", "-o", "json"],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -90,9 +90,9 @@ def catalogue(now: datetime) -> dict[str, dict[str, Any]]:
         "busy": teams.build_message(busy(now)),
         "worst-case": teams.build_message(worst_case(now)),
     }
-    worst = view(worst_case(now))
+    busy_view = view(busy(now))  # every budget's layout, as a smaller incident gets it
     for k, budget in enumerate(teams.BUDGETS):
-        out[f"worst-case-budget-{k}"] = teams.wrap(teams.build_card(worst, budget))
+        out[f"busy-budget-{k}"] = teams.wrap(teams.build_card(busy_view, budget))
     return out
 
 

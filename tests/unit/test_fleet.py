@@ -217,10 +217,11 @@ def test_removing_the_policy_removes_the_service_and_null_health_is_kept() -> No
 
 
 def test_restart_shows_progress_then_applies_after_repair() -> None:
+    failed = [{"name": "HealthExtension", "status": "Failed", "message": "exit 1"}]
     fleet = build(
         [
-            instance("0", health="Unhealthy", afterRepair={"health": "Unhealthy"}),
-            instance("1", health="Unhealthy"),
+            instance("0", health="Unhealthy", afterRepair={"health": "Unhealthy"}, extensions=failed),
+            instance("1", health="Unhealthy", extensions=failed, latestModelApplied=False),
         ],
         state="NotRunning",
     )
@@ -240,6 +241,10 @@ def test_restart_shows_progress_then_applies_after_repair() -> None:
         "0": {"health": "Unhealthy", "provisioningState": "Succeeded", "powerState": "running"},
         "1": {"health": "Healthy", "provisioningState": "Succeeded", "powerState": "running"},
     }
+    ss = fleet.scale_set("vmss-search")
+    assert ss.instance("0").extensions[0].status == "Failed"  # a restart does not rerun extensions
+    assert ss.instance("1").extensions[0].status == "Succeeded"  # a reimage does
+    assert ss.instance("1").latest_model_applied is False  # only a new VM takes the latest model
 
 
 def test_resume_needs_an_enabled_policy_and_restarts_the_grace_period() -> None:
@@ -343,7 +348,8 @@ def test_repair_waits_for_the_grace_period_and_replaces_with_the_next_free_id() 
     fleet.tick(at(12, 10))
     assert sorted(view(fleet), key=int) == ["0", "1", "2", "4"]
     assert view(fleet)["4"]["health"] == "Healthy"
-    assert fleet.scale_set("vmss-search").instance("4").zone == "1"  # the old instance's zone
+    replaced = fleet.scale_set("vmss-search").instance("4")
+    assert (replaced.zone, replaced.extensions[0].status) == ("1", "Succeeded")  # the old one's zone
 
 
 def test_repairs_go_one_at_a_time_below_twenty_instances() -> None:

@@ -43,8 +43,9 @@ from .arm_views import (
     vm_instance_view,
     vm_resource,
 )
-from .fleet import Conflict, Fault, Fleet, NotFound, Operation, ScaleSet
+from .fleet import Fleet
 from .fleet_spec import FleetError, RepairsPolicySpec, parse_patch
+from .fleet_state import Conflict, Fault, NotFound, Operation, ScaleSet
 
 DEFAULT_THROTTLE_RETRY_AFTER = 5.0
 

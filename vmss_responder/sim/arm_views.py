@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ..durations import format_timestamp
-from .fleet import Extension, Instance, RunCommandOutput, ScaleSet
+from .fleet_state import Extension, Instance, RunCommandOutput, ScaleSet
 
 VM_SIZE = "Standard_D2s_v3"
 _DISPLAY = {

@@ -25,12 +25,10 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..durations import parse_timestamp
-from ..identity import ScaleSetRef
 from .fleet_spec import (
     AUTOMATIC_REPAIRS,
     AddInstancesStep,
@@ -38,8 +36,6 @@ from .fleet_spec import (
     FleetError,
     FleetSpec,
     FleetStep,
-    InstancePatch,
-    InstanceSpec,
     OrchestrationServiceSpec,
     RemoveInstancesStep,
     RepairsPolicySpec,
@@ -49,241 +45,26 @@ from .fleet_spec import (
     parse_fleet,
     parse_step,
 )
+from .fleet_state import (
+    RUN_COMMAND_OUTPUT_LIMIT,
+    UNHEALTHY,
+    Conflict,
+    Fault,
+    Instance,
+    NotFound,
+    Operation,
+    OrchestrationService,
+    RunCommandOutput,
+    ScaleSet,
+    describe,
+    model_instance,
+    replacement,
+)
 
-UNHEALTHY = frozenset({"Unhealthy", "Unknown"})
-REPAIRED = {"provisioningState": "Succeeded", "powerState": "running", "health": "Healthy"}
+__all__ = ["Conflict", "Fault", "Fleet", "NotFound", "Operation", "RunCommandOutput", "ScaleSet"]
+
 SUSPEND_AFTER_FAILED_REPAIRS = 3
 SMALL_SET = 20  # below this, one repair at a time; above, 5% of the instances
-RUN_COMMAND_OUTPUT_LIMIT = 4096  # Azure keeps the last 4,096 bytes of each stream
-
-
-class NotFound(LookupError):
-    """A scale set or instance that does not exist (ARM answers 404)."""
-
-
-class Conflict(Exception):
-    """ARM refuses the operation in the current state. ``code`` is ARM's error code;
-    ``status`` the HTTP status it comes with (409, or 400 for a bad parameter)."""
-
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-@dataclass
-class Extension:
-    name: str
-    status: str
-    message: str
-
-
-@dataclass
-class Instance:
-    instance_id: str
-    zone: str | None
-    provisioning_state: str
-    power_state: str
-    health: str | None
-    latest_model_applied: bool
-    protect_from_scale_in: bool
-    protect_from_scale_set_actions: bool
-    extensions: list[Extension]
-    after_repair: dict[str, Any]
-    run_command_output: str | None
-    created: datetime
-    unhealthy_since: datetime | None = None
-
-    @classmethod
-    def from_spec(cls, spec: InstanceSpec, instance_id: str, at: datetime) -> Instance:
-        inst = cls(instance_id, None, "Succeeded", "running", None, True, False, False, [], {}, None, at)
-        inst.apply(spec.model_dump(exclude={"instanceId"}) | {"afterRepair": spec.afterRepair}, at)
-        return inst
-
-    @property
-    def number(self) -> int:
-        return int(self.instance_id)
-
-    @property
-    def protected(self) -> bool:
-        return self.protect_from_scale_in or self.protect_from_scale_set_actions
-
-    def set_health(self, health: str | None, at: datetime) -> None:
-        """Track since when the instance has been unhealthy: the repair clock."""
-        if health in UNHEALTHY and self.health not in UNHEALTHY:
-            self.unhealthy_since = at
-        elif health not in UNHEALTHY:
-            self.unhealthy_since = None
-        self.health = health
-
-    def apply(self, fields: Mapping[str, Any], at: datetime) -> None:
-        """Apply instance fields named as the scenario names them (a patch: absent fields stay)."""
-        for name, value in fields.items():
-            if name == "health":
-                self.set_health(value, at)
-            elif name == "protectionPolicy":
-                policy = dict(value) if isinstance(value, Mapping) else value.model_dump()
-                self.protect_from_scale_in = policy["protectFromScaleIn"]
-                self.protect_from_scale_set_actions = policy["protectFromScaleSetActions"]
-            elif name == "extensions":
-                self.extensions = [_extension(e) for e in value]
-            elif name == "afterRepair":
-                self.after_repair = value.given() if isinstance(value, InstancePatch) else dict(value or {})
-            else:
-                setattr(self, _ATTRIBUTES[name], value)
-
-    def begin_update(self, at: datetime) -> None:
-        """The visible state while the platform restarts or reimages the VM."""
-        self.provisioning_state, self.power_state = "Updating", "starting"
-        self.set_health("Initializing", at)
-
-    def repaired(self, at: datetime, *, new_model: bool) -> None:
-        """A restart, reimage or replacement has completed: ``afterRepair`` applies, and the grace
-        period starts again from here for an instance that comes back unhealthy."""
-        fields: dict[str, Any] = dict(REPAIRED)
-        if new_model:
-            fields["latestModelApplied"] = True
-        self.apply(fields | self.after_repair, at)
-        if self.health in UNHEALTHY:
-            self.unhealthy_since = at
-
-
-_ATTRIBUTES = {
-    "zone": "zone",
-    "provisioningState": "provisioning_state",
-    "powerState": "power_state",
-    "latestModelApplied": "latest_model_applied",
-    "runCommandOutput": "run_command_output",
-}
-
-
-def _extension(value: Any) -> Extension:
-    data = value if isinstance(value, Mapping) else value.model_dump()
-    return Extension(data["name"], data["status"], data["message"])
-
-
-@dataclass
-class OrchestrationService:
-    name: str
-    state: str
-    last_change: datetime | None = None
-
-
-@dataclass
-class ScaleSet:
-    subscription_id: str
-    resource_group: str
-    name: str
-    location: str
-    orchestration_mode: str
-    repairs_policy: RepairsPolicySpec | None
-    services: list[OrchestrationService]
-    upgrade_policy: dict[str, Any]
-    instances: dict[str, Instance]
-    zones: list[str]
-    created: datetime
-    grace_anchor: datetime  # the last PUT/PATCH/POST state change on the set
-    max_id: int  # highest instance ID ever used: new instances take max_id + 1
-    generation: int = 1  # the ETag
-    failed_repairs: int = 0  # consecutive platform repairs that came back unhealthy
-
-    @property
-    def ref(self) -> ScaleSetRef:
-        return ScaleSetRef(self.subscription_id, self.resource_group, self.name)
-
-    @property
-    def id(self) -> str:
-        return self.ref.id
-
-    def service(self, name: str) -> OrchestrationService | None:
-        return next((s for s in self.services if s.name.lower() == name.lower()), None)
-
-    @property
-    def repairs_state(self) -> str | None:
-        service = self.service(AUTOMATIC_REPAIRS)
-        return service.state if service else None
-
-    @property
-    def repairs_active(self) -> bool:
-        return bool(self.repairs_policy and self.repairs_policy.enabled and self.repairs_state == "Running")
-
-    @property
-    def capacity(self) -> int:
-        """``sku.capacity``: instances being deleted no longer count, as in Azure."""
-        return sum(i.provisioning_state != "Deleting" for i in self.instances.values())
-
-    def instance(self, instance_id: str) -> Instance:
-        inst = self.instances.get(instance_id)
-        if inst is None:
-            raise NotFound(f"instance {instance_id} of {self.name}")
-        return inst
-
-    def sorted_instances(self) -> list[Instance]:
-        return sorted(self.instances.values(), key=lambda i: i.number)
-
-    def next_id(self) -> str:
-        self.max_id += 1
-        return str(self.max_id)
-
-    def touch(self, at: datetime) -> None:
-        """A PUT/PATCH/POST changed the set: the grace period restarts and the ETag moves."""
-        self.grace_anchor = at
-        self.generation += 1
-
-    def set_service_state(self, name: str, state: str, at: datetime) -> None:
-        service = self.service(name)
-        if service is None:
-            self.services.append(OrchestrationService(name, state, at))
-        elif service.state != state:
-            service.state, service.last_change = state, at
-
-    def sync_repairs_service(self, at: datetime) -> None:
-        """Keep AutomaticRepairs consistent with the policy, as ARM does when the policy changes:
-        enabling runs it (a suspension stays), disabling makes it NotRunning, no policy removes it."""
-        policy, state = self.repairs_policy, self.repairs_state
-        if policy is None:
-            self.services = [s for s in self.services if s.name.lower() != AUTOMATIC_REPAIRS.lower()]
-        elif not policy.enabled:
-            self.set_service_state(AUTOMATIC_REPAIRS, "NotRunning", at)
-        elif state in (None, "NotRunning"):
-            self.set_service_state(AUTOMATIC_REPAIRS, "Running", at)
-
-    def add_zone(self, zone: str | None) -> None:
-        if zone is not None and zone not in self.zones:
-            self.zones.append(zone)
-            self.zones.sort()
-
-
-@dataclass(frozen=True)
-class RunCommandOutput:
-    stdout: str
-    stderr: str = ""
-
-
-@dataclass
-class Operation:
-    """A long-running operation: the emulator's async-operation and Location URLs report on it."""
-
-    id: str
-    name: str
-    scale_set: str
-    instance_ids: tuple[str, ...]
-    started: datetime
-    completes_at: datetime
-    platform: bool = False
-    status: str = "InProgress"
-    ended: datetime | None = None
-    output: RunCommandOutput | None = None
-    finish: Callable[[datetime], None] = field(default=lambda at: None, repr=False)
-
-
-@dataclass(frozen=True)
-class Fault:
-    """An injected ARM failure; status 0 drops the connection without an answer."""
-
-    status: int
-    retry_after: float | None = None
 
 
 class Fleet:
@@ -457,7 +238,7 @@ class Fleet:
                 )
             inst.begin_update(at)
             return self._begin(
-                ss, name, (instance_id,), at, finish=lambda t: inst.repaired(t, new_model=False)
+                ss, name, (instance_id,), at, finish=lambda t: inst.repaired(t, name.capitalize())
             )
 
     def delete_instances(self, scale_set: str, instance_ids: Iterable[str], now: datetime) -> Operation:
@@ -507,7 +288,7 @@ class Fleet:
                 for inst in removable[: current - capacity]:
                     del ss.instances[inst.instance_id]
             for _ in range(capacity - current):
-                inst = _model_instance(ss, ss.next_id(), at)
+                inst = model_instance(ss, ss.next_id(), at)
                 ss.instances[inst.instance_id] = inst
             ss.touch(at)
 
@@ -534,7 +315,7 @@ class Fleet:
             text = (
                 inst.run_command_output
                 if inst.run_command_output is not None
-                else _describe(ss, inst, command_id)
+                else describe(ss, inst, command_id)
             )
             op = self._begin(ss, "runCommand", (instance_id,), at)
             op.output = RunCommandOutput(text.encode()[-RUN_COMMAND_OUTPUT_LIMIT:].decode(errors="ignore"))
@@ -636,7 +417,7 @@ class Fleet:
     def _start_repair(self, ss: ScaleSet, inst: Instance, action: str, t: datetime) -> None:
         if action == "Replace":
             del ss.instances[inst.instance_id]
-            target = _replacement(ss, inst, t)
+            target = replacement(ss, inst, t)
             ss.instances[target.instance_id] = target
         else:
             target = inst
@@ -645,7 +426,7 @@ class Fleet:
         def finish(at: datetime) -> None:
             if ss.instances.get(target.instance_id) is not target:
                 return  # removed by the timeline meanwhile
-            target.repaired(at, new_model=action == "Replace")
+            target.repaired(at, action)
             ss.failed_repairs = ss.failed_repairs + 1 if target.health in UNHEALTHY else 0
             if ss.failed_repairs >= SUSPEND_AFTER_FAILED_REPAIRS and ss.repairs_state == "Running":
                 ss.set_service_state(AUTOMATIC_REPAIRS, "Suspended", at)
@@ -702,54 +483,3 @@ def _scale_set(subscription_id: str, spec: ScaleSetSpec, start: datetime) -> Sca
     if ss.repairs_policy is not None and ss.repairs_state is None:
         ss.sync_repairs_service(start)
     return ss
-
-
-def _extension_names(ss: ScaleSet) -> list[str]:
-    return list(dict.fromkeys(e.name for i in ss.sorted_instances() for e in i.extensions))
-
-
-def _model_instance(ss: ScaleSet, instance_id: str, at: datetime) -> Instance:
-    """A new VM from the scale set's model: healthy, latest model, in the least-used zone."""
-    zone = None
-    if ss.zones:
-        load = {z: 0 for z in ss.zones}
-        for inst in ss.instances.values():
-            if inst.zone in load:
-                load[inst.zone] += 1
-        zone = min(ss.zones, key=lambda z: (load[z], ss.zones.index(z)))
-    extensions = [Extension(name, "Succeeded", "") for name in _extension_names(ss)]
-    return Instance(
-        instance_id, zone, "Succeeded", "running", "Healthy", True, False, False, extensions, {}, None, at
-    )
-
-
-def _replacement(ss: ScaleSet, old: Instance, at: datetime) -> Instance:
-    """Replace = a new VM with the next free ID, in the old one's zone, being created; it becomes
-    what the old one's ``afterRepair`` says when the repair completes."""
-    new = Instance(
-        ss.next_id(),
-        old.zone,
-        "Creating",
-        "starting",
-        None,
-        True,
-        False,
-        False,
-        [Extension(e.name, "Transitioning", "") for e in old.extensions],
-        dict(old.after_repair),
-        old.run_command_output,
-        at,
-    )
-    new.set_health("Initializing", at)
-    return new
-
-
-def _describe(ss: ScaleSet, inst: Instance, command_id: str) -> str:
-    """Default Run Command output: what a diagnostics script would see on the VM."""
-    lines = [
-        f"[{command_id}] {ss.name}_{inst.instance_id}: provisioningState={inst.provisioning_state} "
-        f"powerState={inst.power_state} health={inst.health}"
-    ]
-    for ext in inst.extensions:
-        lines.append(f"extension {ext.name}: {ext.status}" + (f" - {ext.message}" if ext.message else ""))
-    return "\n".join(lines)
