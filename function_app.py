@@ -14,17 +14,11 @@ import azure.functions as func
 
 from handlers import eventgrid, sweep
 from handlers.func_http import respond
-from handlers.routes import BY_NAME
+from handlers.routes import ROUTES, Route
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 ALL_METHODS = [m.value for m in func.HttpMethod]
-
-
-def _http(name: str):  # noqa: ANN202 - the decorator type is the SDK's own
-    route = BY_NAME[name]
-    level = func.AuthLevel.ANONYMOUS if route.anonymous else func.AuthLevel.FUNCTION
-    return app.route(route=route.template, methods=ALL_METHODS, auth_level=level)
 
 
 @app.function_name("eventgrid_trigger")
@@ -40,43 +34,17 @@ def sweep_timer(timer: func.TimerRequest) -> None:
     sweep.run(past_due=timer.past_due)
 
 
-@app.function_name("eventgrid_webhook")
-@_http("eventgrid_webhook")
-def eventgrid_webhook(req: func.HttpRequest) -> func.HttpResponse:
-    return respond("eventgrid_webhook", req)
+def _register_http(route: Route) -> None:
+    """One HTTP function per route of the shared table, named after it."""
+
+    def http_function(req: func.HttpRequest) -> func.HttpResponse:
+        return respond(route.name, req)
+
+    http_function.__name__ = http_function.__qualname__ = route.name
+    level = func.AuthLevel.ANONYMOUS if route.anonymous else func.AuthLevel.FUNCTION
+    bind = app.route(route=route.template, methods=ALL_METHODS, auth_level=level)
+    app.function_name(route.name)(bind(http_function))
 
 
-@app.function_name("alerts")
-@_http("alerts")
-def alerts(req: func.HttpRequest) -> func.HttpResponse:
-    return respond("alerts", req)
-
-
-@app.function_name("autoscale")
-@_http("autoscale")
-def autoscale(req: func.HttpRequest) -> func.HttpResponse:
-    return respond("autoscale", req)
-
-
-@app.function_name("rerun")
-@_http("rerun")
-def rerun(req: func.HttpRequest) -> func.HttpResponse:
-    return respond("rerun", req)
-
-
-@app.function_name("incidents")
-@_http("incidents")
-def incidents(req: func.HttpRequest) -> func.HttpResponse:
-    return respond("incidents", req)
-
-
-@app.function_name("incident")
-@_http("incident")
-def incident(req: func.HttpRequest) -> func.HttpResponse:
-    return respond("incident", req)
-
-
-@app.function_name("health")
-@_http("health")
-def health(req: func.HttpRequest) -> func.HttpResponse:
-    return respond("health", req)
+for _route in ROUTES:
+    _register_http(_route)

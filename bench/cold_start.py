@@ -88,7 +88,9 @@ print(json.dumps({"import_ms": ms[0], "build_responder_ms": ms[1], "first_event_
 
 
 def _child(code: str, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{out.stderr}")
     return out.stdout.strip().splitlines()[-1]

@@ -53,7 +53,9 @@ async def _respond(incoming: StarletteRequest, api_key: str | None) -> Response:
     if found is None:
         return error(404, f"no route {incoming.url.path}")
     route, params = found
-    request = Request.build(incoming.method, incoming.url.path, incoming.headers, incoming.query_params, b"", params)
+    request = Request.build(
+        incoming.method, incoming.url.path, incoming.headers, incoming.query_params, b"", params
+    )
     if api_key and not route.anonymous and not routes.key_matches(request, api_key):
         return error(401, "missing or wrong function key (x-functions-key header or ?code= query)")
     if request.method in route.methods:

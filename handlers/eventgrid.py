@@ -41,26 +41,34 @@ def _cloudevents_handshake(request: Request) -> Response:
     """CloudEvents 1.0 webhook abuse protection: allow the origin that asks, at any rate."""
     origin = request.header("webhook-request-origin")
     if not origin:
-        return error(400, "OPTIONS is the CloudEvents validation handshake: WebHook-Request-Origin is missing", field="WebHook-Request-Origin")
-    return Response(200, {"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*", "Allow": "POST, OPTIONS"})
+        return error(
+            400,
+            "OPTIONS is the CloudEvents validation handshake: WebHook-Request-Origin is missing",
+            field="WebHook-Request-Origin",
+        )
+    return Response(
+        200, {"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*", "Allow": "POST, OPTIONS"}
+    )
 
 
 def _validation_response(payload: Any) -> Response:
+    from vmss_responder.parse.fields import at
+
     event, path = (payload[0], "[0]") if isinstance(payload, list) and payload else (payload, "")
     if not isinstance(event, dict):
         raise BadRequest(400, "expected a SubscriptionValidationEvent object", field=path or "$")
     if str(event.get("eventType", "")).lower() != VALIDATION_EVENT:
-        raise BadRequest(400, "aeg-event-type is SubscriptionValidation but the event is not a SubscriptionValidationEvent", field=_at(path, "eventType"))
+        raise BadRequest(
+            400,
+            "aeg-event-type is SubscriptionValidation but the event is not a SubscriptionValidationEvent",
+            field=at(path, "eventType"),
+        )
     data = event.get("data")
     code = data.get("validationCode") if isinstance(data, dict) else None
     if not isinstance(code, str) or not code:
-        raise BadRequest(400, "missing or not a string", field=_at(path, "data.validationCode"))
+        raise BadRequest(400, "missing or not a string", field=at(path, "data.validationCode"))
     log.info("answered the Event Grid subscription validation for topic %s", event.get("topic"))
     return json_response(200, {"validationResponse": code})
-
-
-def _at(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
 def _channel(request: Request, payload: Any) -> str:
@@ -78,30 +86,34 @@ def from_trigger(event: Any) -> tuple[str, dict[str, Any]]:
     """Rebuild the wire event from ``func.EventGridEvent`` / ``func.CloudEvent`` (duck-typed)."""
     from vmss_responder.durations import format_timestamp
 
+    def wire(time_field: str, when: Any, **fields: Any) -> dict[str, Any]:
+        fields[time_field] = format_timestamp(when) if when else None
+        return {k: v for k, v in fields.items() if v is not None}
+
     if hasattr(event, "specversion"):
-        wire = {
-            "id": event.id,
-            "source": event.source,
-            "type": event.type,
-            "specversion": event.specversion,
-            "time": format_timestamp(event.time) if event.time else None,
-            "subject": event.subject,
-            "datacontenttype": event.datacontenttype,
-            "dataschema": event.dataschema,
-            "data": event.get_json(),
+        return "cloudevents", wire(
+            "time",
+            event.time,
+            id=event.id,
+            source=event.source,
+            type=event.type,
+            specversion=event.specversion,
+            subject=event.subject,
+            datacontenttype=event.datacontenttype,
+            dataschema=event.dataschema,
+            data=event.get_json(),
             **event.extension_attrs,
-        }
-        return "cloudevents", {k: v for k, v in wire.items() if v is not None}
-    wire = {
-        "id": event.id,
-        "topic": event.topic,
-        "subject": event.subject,
-        "eventType": event.event_type,
-        "eventTime": format_timestamp(event.event_time) if event.event_time else None,
-        "data": event.get_json(),
-        "dataVersion": event.data_version,
-    }
-    return "eventgrid", {k: v for k, v in wire.items() if v is not None}
+        )
+    return "eventgrid", wire(
+        "eventTime",
+        event.event_time,
+        id=event.id,
+        topic=event.topic,
+        subject=event.subject,
+        eventType=event.event_type,
+        data=event.get_json(),
+        dataVersion=event.data_version,
+    )
 
 
 def handle_trigger(event: Any) -> IngestResult:
@@ -111,5 +123,7 @@ def handle_trigger(event: Any) -> IngestResult:
     channel, payload = from_trigger(event)
     result = runtime.responder().ingest(channel, payload)
     if not result.accepted:
-        log.warning("rejected malformed %s event %s: %s: %s", channel, payload.get("id"), result.field, result.error)
+        log.warning(
+            "rejected malformed %s event %s: %s: %s", channel, payload.get("id"), result.field, result.error
+        )
     return result

@@ -22,7 +22,9 @@ def get(request: Request) -> Response:
         responder = runtime.responder()
     except Exception:
         log.exception("health: the responder could not be built")
-        return json_response(503, {"status": "unavailable", "reason": "configuration", "version": __version__})
+        return json_response(
+            503, {"status": "unavailable", "reason": "configuration", "version": __version__}
+        )
     try:
         responder.incidents.get("health-probe")
     except Exception:

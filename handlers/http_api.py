@@ -95,7 +95,7 @@ def check_size(request: Request) -> None:
         raise BadRequest(413, f"body is over the {MAX_BODY}-byte limit")
 
 
-_KINDS = {dict: "a JSON object", list: "a JSON array"}
+_KINDS = {dict: "an object", list: "an array"}
 
 
 def read_json(request: Request, *expected: type) -> Any:
@@ -117,21 +117,11 @@ def read_json(request: Request, *expected: type) -> Any:
             position=exc.pos,
         ) from None
     if expected and not isinstance(value, expected):
+        from vmss_responder.parse.fields import kind_of
+
         wanted = " or ".join(_KINDS[t] for t in expected)
-        raise BadRequest(400, f"expected {wanted}, got {_kind(value)}", field="$")
+        raise BadRequest(400, f"expected {wanted}, got {kind_of(value)}", field="$")
     return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return _KINDS.get(type(value), type(value).__name__)
 
 
 def ingest(channel: str, payload: Any) -> Response:

@@ -38,17 +38,19 @@ def get_incident(request: Request) -> Response:
 
     incident_id = request.params.get("id", "")
     responder = runtime.responder()
-    inc = next((i for i in current_incidents(responder) if i.id == incident_id), None)
+    inc = responder.find_incident(incident_id)
     if inc is None:
         return error(404, f"no incident {incident_id!r}", field="id")
     actions = sorted(responder.actions.for_incident(inc.id), key=lambda a: (a.at, a.id))
-    return json_response(200, {"incident": incident_view(inc, full=True), "actions": [action_view(a) for a in actions]})
+    return json_response(
+        200, {"incident": incident_view(inc, full=True), "actions": [action_view(a) for a in actions]}
+    )
 
 
 def current_incidents(responder: Responder) -> list[Incident]:
     """Every incident, the state's copy winning for open ones (it is written first)."""
     by_id = {inc.id: inc for inc in responder.incidents.all()}
-    for part in responder.states.keys():
+    for part in responder.states.keys():  # noqa: SIM118 - the store's partitions, not a dict
         state = responder.states.get_by_partition(part)
         if state is not None and state.incident is not None:
             by_id[state.incident.id] = state.incident
@@ -59,7 +61,9 @@ def _statuses(text: str, known: set[str]) -> set[str]:
     wanted = {s.strip().lower() for s in text.split(",") if s.strip()}
     unknown = sorted(wanted - known)
     if unknown:
-        raise BadRequest(400, f"unknown status {', '.join(unknown)}; one of {', '.join(sorted(known))}", field="status")
+        raise BadRequest(
+            400, f"unknown status {', '.join(unknown)}; one of {', '.join(sorted(known))}", field="status"
+        )
     return wanted
 
 
@@ -98,7 +102,9 @@ def incident_view(inc: Incident, *, full: bool = False) -> dict[str, Any]:
             zones=inc.zones,
             trigger=inc.trigger,
             explainedBy=inc.explained_by,
-            evidence=[{"code": f.code, "evidence": f.evidence, "instanceIds": f.instance_ids} for f in inc.findings],
+            evidence=[
+                {"code": f.code, "evidence": f.evidence, "instanceIds": f.instance_ids} for f in inc.findings
+            ],
             timeline=[{"at": ts(e.at), "kind": e.kind, "text": e.text} for e in inc.timeline],
         )
     return view

@@ -22,7 +22,9 @@ def post(request: Request) -> Response:
 
     resource_id, incident_id, dry_run = _arguments(read_json(request, dict))
     try:
-        incident = runtime.responder().rerun(resource_id=resource_id, incident_id=incident_id, dry_run=dry_run)
+        incident = runtime.responder().rerun(
+            resource_id=resource_id, incident_id=incident_id, dry_run=dry_run
+        )
     except OutOfScope as exc:
         return error(403, str(exc), field="resourceId")
     except KeyError as exc:
@@ -34,7 +36,11 @@ def post(request: Request) -> Response:
         {
             "dryRun": dry_run,
             "incident": incident_view(incident, full=True) if incident else None,
-            **({} if incident else {"note": "no incident on this scale set (or an evaluation is running elsewhere)"}),
+            **(
+                {}
+                if incident
+                else {"note": "no incident on this scale set (or an evaluation is running elsewhere)"}
+            ),
         },
     )
 

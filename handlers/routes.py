@@ -78,7 +78,11 @@ def key_matches(request: Request, expected: str) -> bool:
 def handle(route: Route, request: Request) -> Response:
     """Run one route with the shared rules; never raises."""
     if request.method not in route.methods:
-        return error(405, f"{request.method} is not allowed here; use {', '.join(route.methods)}", headers={"Allow": ", ".join(route.methods)})
+        return error(
+            405,
+            f"{request.method} is not allowed here; use {', '.join(route.methods)}",
+            headers={"Allow": ", ".join(route.methods)},
+        )
     try:
         check_size(request)
         return route.handler(request)

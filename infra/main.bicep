@@ -108,6 +108,7 @@ var servedScopes = empty(normalizedScopes) ? [
 // The workspace the Activity Log is queried in: the given one, or the one created here.
 var createdWorkspaceId = '${subscription().id}/resourceGroups/${resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${logAnalyticsName}'
 var activityWorkspaceParts = split(empty(activityLogWorkspaceId) ? createdWorkspaceId : activityLogWorkspaceId, '/')
+var activityLogExportName = 'vmss-responder-${resourceToken}'
 
 var secretNames = {
   teamsWebhookUrl: 'teams-webhook-url'
@@ -244,7 +245,7 @@ module workspaceAccess 'app/workspace-access.bicep' = {
 module activityLogExport 'app/activity-log-export.bicep' = if (empty(activityLogWorkspaceId)) {
   name: 'activity-log-export-${resourceToken}'
   params: {
-    name: 'vmss-responder-${resourceToken}'
+    name: activityLogExportName
     workspaceId: monitoring.outputs.logAnalyticsId
   }
 }
@@ -338,6 +339,6 @@ output RESPONDER_IDENTITY_PRINCIPAL_ID string = appIdentity.outputs.principalId
 output RESPONDER_ROLE_NAME string = responderRole.outputs.roleName
 output RESPONDER_ROLE_DEFINITION_NAME string = responderRole.outputs.roleDefinitionName
 output RESPONDER_SCOPES array = servedScopes
-output ACTIVITY_LOG_DIAGNOSTIC_SETTING string = empty(activityLogWorkspaceId) ? 'vmss-responder-${resourceToken}' : ''
+output ACTIVITY_LOG_DIAGNOSTIC_SETTING string = empty(activityLogWorkspaceId) ? activityLogExportName : ''
 output EVENT_GRID_HEALTH_TOPIC string = events.outputs.healthTopicName
 output EVENT_GRID_RESOURCES_TOPIC string = events.outputs.resourcesTopicName

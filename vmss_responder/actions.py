@@ -77,10 +77,17 @@ def run_action(compute: Any, ref: ScaleSetRef, op: str, instance_ids: list[str],
             compute.virtual_machine_scale_sets.begin_delete_instances(rg, name, {"instanceIds": [iid]}, **_no_retry(cid))
             return CallResult(True, cid, f"delete of instance {iid} accepted; capacity {capacity} is restored once it is gone")
         if op == "run_command":
-            poller = compute.virtual_machine_scale_set_vms.begin_run_command(
-                rg, name, iid, {"commandId": "RunShellScript", "script": script_text(script)}, **_no_retry(cid)
+            seen: dict[str, str] = {}
+
+            def keep_location(pipeline_response: Any) -> None:
+                headers = pipeline_response.http_response.headers
+                seen["url"] = headers.get("Location") or headers.get("Azure-AsyncOperation") or ""
+
+            compute.virtual_machine_scale_set_vms.begin_run_command(
+                rg, name, iid, {"commandId": "RunShellScript", "script": script_text(script)},
+                raw_response_hook=keep_location, **_no_retry(cid),
             )
-            return CallResult(True, cid, f"run command {script} started on instance {iid}", poller.continuation_token())
+            return CallResult(True, cid, f"run command {script} started on instance {iid}", seen.get("url") or None)
     except AzureError as exc:
         return CallResult(False, cid, f"{op} failed: {_short(exc)}")
     raise ActionError(f"unknown action {op!r}")
@@ -100,19 +107,21 @@ def restore_capacity(compute: Any, ref: ScaleSetRef, capacity: int) -> CallResul
         return CallResult(False, cid, f"capacity restore failed: {_short(exc)}")
 
 
-def collect_run_command(compute: Any, ref: ScaleSetRef, instance_id: str, continuation: str) -> str | None:
-    """Poll a started run command once it is due; returns the output (last 4 KB) or None if still running."""
-    poller = compute.virtual_machine_scale_set_vms.begin_run_command(
-        ref.resource_group, ref.name, instance_id, None, continuation_token=continuation
-    )
-    if not poller.done():
-        poller.wait(timeout=0)
-    if not poller.done():
+def collect_run_command(compute: Any, ref: ScaleSetRef, instance_id: str, location: str) -> str | None:
+    """One GET on the run command's operation URL: None while it runs (202), else the output (last 4 KB).
+
+    A plain GET rather than a rebuilt poller: a poller would keep polling (and sleeping) in a
+    background thread, which must not happen inside a trigger or on the replay's virtual clock.
+    """
+    from azure.core.rest import HttpRequest
+
+    response = compute.send_request(HttpRequest("GET", location))
+    if response.status_code == 202:
         return None
-    result = poller.result()
-    text = "\n".join(
-        f"[{getattr(s, 'code', '')}]\n{getattr(s, 'message', '') or ''}" for s in (getattr(result, "value", None) or [])
-    )
+    response.raise_for_status()
+    body = response.json() if response.content else {}
+    statuses = body.get("value") or body.get("properties", {}).get("output", {}).get("value") or []
+    text = "\n".join(f"[{s.get('code', '')}]\n{s.get('message') or ''}" for s in statuses)
     return text.encode()[-OUTPUT_LIMIT:].decode(errors="replace")
 
 

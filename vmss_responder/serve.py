@@ -31,9 +31,15 @@ class ServeError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7071, help="port (default 7071, as func start; 0 picks a free one)")
-    parser.add_argument("--emulator", metavar="SCENARIO.json", help="serve this scenario's fleet from the ARM emulator")
-    parser.add_argument("--store", metavar="URL", help=f"store URL (default ${STORE_URL_ENV} or a SQLite file)")
+    parser.add_argument(
+        "--port", type=int, default=7071, help="port (default 7071, as func start; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--emulator", metavar="SCENARIO.json", help="serve this scenario's fleet from the ARM emulator"
+    )
+    parser.add_argument(
+        "--store", metavar="URL", help=f"store URL (default ${STORE_URL_ENV} or a SQLite file)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -59,15 +65,26 @@ def run_serve(host: str, port: int, emulator: str | None = None, store_url: str 
     with _responder(emulator, store_url) as (responder, where):
         runtime.use(responder)
         try:
-            app = create_app(api_key=api_key, sweep_interval=responder.settings.sweep_interval.total_seconds())
+            app = create_app(
+                api_key=api_key, sweep_interval=responder.settings.sweep_interval.total_seconds()
+            )
             config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on")
             server = uvicorn.Server(config)
             try:
                 sock = config.bind_socket()
             except SystemExit:  # uvicorn reports the bind error itself and exits
                 raise ServeError(f"cannot listen on {host}:{port}") from None
+            sock.listen(
+                config.backlog
+            )  # connect from now on: the address below is announced before uvicorn starts
             bound_host, bound_port = sock.getsockname()[:2]
-            log.info("serving on http://%s:%d/api/ (%s; store %s)", _url_host(bound_host), bound_port, where, responder.store)
+            log.info(
+                "serving on http://%s:%d/api/ (%s; store %s)",
+                _url_host(bound_host),
+                bound_port,
+                where,
+                responder.store,
+            )
             server.run(sockets=[sock])
         finally:
             runtime.use(None)
@@ -90,7 +107,9 @@ def _responder(emulator: str | None, store_url: str | None) -> Iterator[tuple[An
         raise ServeError(str(exc)) from None
     if emulator is None:
         if not settings.scopes:
-            log.warning("no scopes configured (VMSS_RESPONDER_SCOPES): every payload will be rejected as out of scope")
+            log.warning(
+                "no scopes configured (VMSS_RESPONDER_SCOPES): every payload will be rejected as out of scope"
+            )
         yield build_responder(settings, Edges(clock, url)), "real Azure"
         return
     from .azure import ArmTarget, StaticTokenCredential
@@ -108,8 +127,13 @@ def _responder(emulator: str | None, store_url: str | None) -> Iterator[tuple[An
     fleet = Fleet.from_spec(scenario.fleet, clock.now())
     with ArmEmulator(fleet, clock) as arm:
         settings = settings.with_overrides({"workspaceId": arm.workspace_id})
-        target = ArmTarget(arm.base_url, arm.ca_path, StaticTokenCredential(clock), logs_endpoint=arm.base_url)
-        yield build_responder(settings, Edges(clock, url, target)), f"ARM emulator {arm.base_url} serving {scenario.name}"
+        target = ArmTarget(
+            arm.base_url, arm.ca_path, StaticTokenCredential(clock), logs_endpoint=arm.base_url
+        )
+        yield (
+            build_responder(settings, Edges(clock, url, target)),
+            f"ARM emulator {arm.base_url} serving {scenario.name}",
+        )
 
 
 def is_loopback(host: str) -> bool:

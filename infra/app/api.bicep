@@ -58,6 +58,9 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Spread instances across availability zones (only in regions where Flex Consumption offers it).')
+param zoneRedundant bool = false
+
 var hostSettings = {
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -114,7 +117,7 @@ var responderSettings = {
 var appSettings = union(hostSettings, responderSettings)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions (and fails elsewhere); set properties.zoneRedundant where the region offers it.
+  // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions (deployment fails elsewhere), so it is the zoneRedundant parameter, off by default.
   name: planName
   location: location
   tags: tags
@@ -125,6 +128,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
   properties: {
     reserved: true
+    zoneRedundant: zoneRedundant
   }
 }
 

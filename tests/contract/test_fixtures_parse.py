@@ -738,3 +738,17 @@ def test_envelope_reads_like_the_sdk_models(name: str) -> None:
                 model.time,
             )
         assert envelope.data == model.data
+
+
+def test_the_published_event_grid_and_cloudevents_pair_dedups_as_one_event():
+    """Microsoft's two renderings of the same health event, pointed at a scale set instance."""
+    signals = [
+        parse(channel, load(name, CASES[name], DOC_VM_TO_INSTANCE), received_at=RECEIVED).signals[0]
+        for channel, name in (
+            ("eventgrid", "eventgrid/health-resources.availability-status-changed.eventgrid.json"),
+            ("cloudevents", "eventgrid/health-resources.availability-status-changed.cloudevents.json"),
+        )
+    ]
+    assert signals[0].channel != signals[1].channel
+    assert signals[0].dedup_key == signals[1].dedup_key
+    assert signals[0].source_id == signals[1].source_id

@@ -37,11 +37,17 @@ def arm(scenario: Scenario, clock: VirtualClock) -> Iterator[ArmEmulator]:
 
 
 @pytest.fixture
-def responder(scenario: Scenario, clock: VirtualClock, arm: ArmEmulator, tmp_path: Path) -> Iterator[Responder]:
+def responder(
+    scenario: Scenario, clock: VirtualClock, arm: ArmEmulator, tmp_path: Path
+) -> Iterator[Responder]:
     """Installed as the process-wide Responder the handlers use, as ``serve`` installs its own."""
-    settings = scenario.settings({"scopes": [f"/subscriptions/{scenario.subscription_id}"], "workspaceId": arm.workspace_id})
+    settings = scenario.settings(
+        {"scopes": [f"/subscriptions/{scenario.subscription_id}"], "workspaceId": arm.workspace_id}
+    )
     target = ArmTarget(arm.base_url, arm.ca_path, StaticTokenCredential(clock), logs_endpoint=arm.base_url)
-    built = build_responder(settings, Edges(clock, f"sqlite://{tmp_path}/store.sqlite", target), owner="functions-test")
+    built = build_responder(
+        settings, Edges(clock, f"sqlite://{tmp_path}/store.sqlite", target), owner="functions-test"
+    )
     runtime.use(built)
     yield built
     runtime.use(None)

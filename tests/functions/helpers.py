@@ -21,7 +21,11 @@ def azure_fixture(name: str) -> Any:
 
 def deliveries(scenario: Scenario, channel: str) -> list[Any]:
     """Copies of the payloads a scenario delivers on ``channel``, in timeline order."""
-    return [copy.deepcopy(s.body["payload"]) for s in scenario.timeline if s.kind == "deliver" and s.body["channel"] == channel]
+    return [
+        copy.deepcopy(s.body["payload"])
+        for s in scenario.timeline
+        if s.kind == "deliver" and s.body["channel"] == channel
+    ]
 
 
 def http_request(

@@ -42,7 +42,9 @@ print(json.dumps({"modules": sorted(sys.modules), "functions": len(function_app.
 
 
 def test_importing_function_app_defers_the_sdks_the_store_and_the_engine() -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
     report = json.loads(out.stdout)
     assert report["functions"] == 9
     loaded = [m for m in report["modules"] if m.startswith(DEFERRED)]

@@ -5,7 +5,6 @@ from the fixtures, on a real Responder (SQLite store, ARM emulator, virtual time
 from __future__ import annotations
 
 import json
-import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -129,7 +128,10 @@ def test_the_event_grid_trigger_binds_one_event_argument() -> None:
 def test_host_json_keeps_api_routes_and_excludes_requests_from_sampling() -> None:
     host = json.loads((ROOT / "host.json").read_text())
     assert host["version"] == "2.0"
-    assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    assert host["extensionBundle"] == {
+        "id": "Microsoft.Azure.Functions.ExtensionBundle",
+        "version": "[4.*, 5.0.0)",
+    }
     assert host.get("extensions", {}).get("http", {}).get("routePrefix", "api") == "api"
     sampling = host["logging"]["applicationInsights"]["samplingSettings"]
     assert set(sampling["excludedTypes"].split(";")) == {"Request", "Exception"}
@@ -137,6 +139,7 @@ def test_host_json_keeps_api_routes_and_excludes_requests_from_sampling() -> Non
 
 
 def test_requirements_are_the_runtime_dependencies_the_app_imports() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     required = [line for line in lines if line and not line.startswith("#")]
@@ -167,7 +170,9 @@ def test_a_redelivered_event_is_absorbed_once(scenario: Scenario, responder: Res
     assert incident["signals"] == 1
 
 
-def test_a_cloudevents_schema_event_reaches_the_same_incident(scenario: Scenario, responder: Responder) -> None:
+def test_a_cloudevents_schema_event_reaches_the_same_incident(
+    scenario: Scenario, responder: Responder
+) -> None:
     event = decode_event(as_cloudevent(first_event(scenario)))
     assert isinstance(event, func.CloudEvent)
     call("eventgrid_trigger", event)
@@ -184,9 +189,13 @@ EVENT_FIXTURES = sorted(
 
 
 @pytest.mark.parametrize("name", EVENT_FIXTURES)
-def test_the_trigger_rebuilds_each_microsoft_event_as_the_parser_reads_the_original(name: str, clock: VirtualClock) -> None:
+def test_the_trigger_rebuilds_each_microsoft_event_as_the_parser_reads_the_original(
+    name: str, clock: VirtualClock
+) -> None:
     fixture = azure_fixture(name)
-    for original in fixture if isinstance(fixture, list) else [fixture]:  # the trigger gets one event at a time
+    for original in (
+        fixture if isinstance(fixture, list) else [fixture]
+    ):  # the trigger gets one event at a time
         channel, rebuilt = eventgrid.from_trigger(decode_event(original))
         assert channel == ("cloudevents" if "specversion" in original else "eventgrid")
         assert rebuilt["id"] == original["id"]
@@ -194,7 +203,9 @@ def test_the_trigger_rebuilds_each_microsoft_event_as_the_parser_reads_the_origi
         assert parse(channel, rebuilt, received_at=now) == parse(channel, original, received_at=now)
 
 
-def test_a_malformed_event_is_recorded_as_rejected_and_not_retried(scenario: Scenario, responder: Responder) -> None:
+def test_a_malformed_event_is_recorded_as_rejected_and_not_retried(
+    scenario: Scenario, responder: Responder
+) -> None:
     event = first_event(scenario)
     bad = func.EventGridEvent(
         id="poison-1",
@@ -212,7 +223,9 @@ def test_a_malformed_event_is_recorded_as_rejected_and_not_retried(scenario: Sce
     assert list_incidents() == []
 
 
-def test_an_event_that_could_not_be_stored_raises_so_event_grid_retries(scenario: Scenario, responder: Responder) -> None:
+def test_an_event_that_could_not_be_stored_raises_so_event_grid_retries(
+    scenario: Scenario, responder: Responder
+) -> None:
     responder.store.close()
     with pytest.raises(Exception, match="closed"):
         call("eventgrid_trigger", decode_event(first_event(scenario)))
@@ -261,7 +274,9 @@ def test_a_validation_without_its_code_is_refused_naming_the_field(responder: Re
 
 def test_cloudevents_options_handshake(responder: Responder) -> None:
     origin = "eventgrid.azure.net"
-    response = call("eventgrid_webhook", http_request("OPTIONS", "eventgrid", headers={"WebHook-Request-Origin": origin}))
+    response = call(
+        "eventgrid_webhook", http_request("OPTIONS", "eventgrid", headers={"WebHook-Request-Origin": origin})
+    )
     assert response.status_code == 200
     assert response.headers["WebHook-Allowed-Origin"] == origin
     assert response.headers["WebHook-Allowed-Rate"]
@@ -272,7 +287,10 @@ def test_cloudevents_options_handshake(responder: Responder) -> None:
 
 def test_webhook_delivery_is_stored_then_acknowledged(scenario: Scenario, responder: Responder) -> None:
     batch = deliveries(scenario, "eventgrid")[0]
-    response = call("eventgrid_webhook", http_request("POST", "eventgrid", batch, headers={"aeg-event-type": "Notification"}))
+    response = call(
+        "eventgrid_webhook",
+        http_request("POST", "eventgrid", batch, headers={"aeg-event-type": "Notification"}),
+    )
     assert response.status_code == 202
     body = json_body(response)
     assert (body["accepted"], body["signals"]) == (True, 1)
@@ -283,7 +301,12 @@ def test_webhook_cloudevents_batch_is_read_as_cloudevents(scenario: Scenario, re
     batch = [as_cloudevent(first_event(scenario))]
     response = call(
         "eventgrid_webhook",
-        http_request("POST", "eventgrid", batch, headers={"Content-Type": "application/cloudevents-batch+json; charset=utf-8"}),
+        http_request(
+            "POST",
+            "eventgrid",
+            batch,
+            headers={"Content-Type": "application/cloudevents-batch+json; charset=utf-8"},
+        ),
     )
     assert response.status_code == 202
     assert json_body(response)["signals"] == 1
@@ -300,7 +323,10 @@ def test_a_common_alert_schema_alert_is_accepted(scenario: Scenario, responder: 
 
 
 def test_an_autoscale_webhook_about_another_resource_is_accepted_and_ignored(responder: Responder) -> None:
-    response = call("autoscale", http_request("POST", "autoscale", azure_fixture("autoscale/autoscale-webhook.scale-out.json")))
+    response = call(
+        "autoscale",
+        http_request("POST", "autoscale", azure_fixture("autoscale/autoscale-webhook.scale-out.json")),
+    )
     assert response.status_code == 202
     body = json_body(response)
     assert body["signals"] == 0
@@ -316,7 +342,9 @@ def test_an_autoscale_webhook_about_another_resource_is_accepted_and_ignored(res
         ("eventgrid_webhook", "an event", "$"),
     ],
 )
-def test_malformed_bodies_are_refused_naming_the_field(name: str, body: Any, field: str, responder: Responder) -> None:
+def test_malformed_bodies_are_refused_naming_the_field(
+    name: str, body: Any, field: str, responder: Responder
+) -> None:
     route = {"alerts": "alerts", "autoscale": "autoscale", "eventgrid_webhook": "eventgrid"}[name]
     response = call(name, http_request("POST", route, body))
     assert response.status_code == 400
@@ -353,9 +381,13 @@ def test_a_store_failure_is_503_so_the_sender_retries(scenario: Scenario, respon
 # ------------------------------------------------------------------ rerun
 
 
-def test_a_dry_run_rerun_reads_live_state_and_changes_nothing(scenario: Scenario, responder: Responder, arm: ArmEmulator) -> None:
+def test_a_dry_run_rerun_reads_live_state_and_changes_nothing(
+    scenario: Scenario, responder: Responder, arm: ArmEmulator
+) -> None:
     call("eventgrid_trigger", decode_event(first_event(scenario)))
-    response = call("rerun", http_request("POST", "rerun", {"resourceId": scale_set_id(scenario), "dryRun": True}))
+    response = call(
+        "rerun", http_request("POST", "rerun", {"resourceId": scale_set_id(scenario), "dryRun": True})
+    )
     assert response.status_code == 200
     body = json_body(response)
     assert body["dryRun"] is True
@@ -375,9 +407,21 @@ def test_a_rerun_by_incident_id(scenario: Scenario, responder: Responder) -> Non
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
-        ({"resourceId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/other"}, 403, "resourceId"),
+        (
+            {
+                "resourceId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/other"
+            },
+            403,
+            "resourceId",
+        ),
         ({"incidentId": "vmss-search-20990101T000000Z-nope"}, 404, "incidentId"),
-        ({"resourceId": "/subscriptions/6f1c9a52-0d2e-4b7a-9c1e-3a5d7e8f9012/resourceGroups/rg-search-prod"}, 400, "resourceId"),
+        (
+            {
+                "resourceId": "/subscriptions/6f1c9a52-0d2e-4b7a-9c1e-3a5d7e8f9012/resourceGroups/rg-search-prod"
+            },
+            400,
+            "resourceId",
+        ),
         ({}, 400, "resourceId"),
         ({"resourceId": 7}, 400, "resourceId"),
         ({"incidentId": "x", "dryRun": "yes"}, 400, "dryRun"),
@@ -385,7 +429,9 @@ def test_a_rerun_by_incident_id(scenario: Scenario, responder: Responder) -> Non
         ({"resource": "x"}, 400, "resource"),
     ],
 )
-def test_rerun_refusals(body: dict[str, Any], status: int, field: str, responder: Responder, arm: ArmEmulator) -> None:
+def test_rerun_refusals(
+    body: dict[str, Any], status: int, field: str, responder: Responder, arm: ArmEmulator
+) -> None:
     response = call("rerun", http_request("POST", "rerun", body))
     assert response.status_code == status
     assert json_body(response)["field"] == field
@@ -412,12 +458,16 @@ def test_incident_queries_filter_by_status_and_scale_set(scenario: Scenario, res
     assert json_body(refused)["field"] == "status"
 
 
-def test_one_incident_with_its_timeline_and_actions(scenario: Scenario, responder: Responder, clock: VirtualClock) -> None:
+def test_one_incident_with_its_timeline_and_actions(
+    scenario: Scenario, responder: Responder, clock: VirtualClock
+) -> None:
     call("eventgrid_trigger", decode_event(first_event(scenario)))
     clock.advance((responder.settings.hold_period + timedelta(minutes=1)).total_seconds())
     call("sweep", TimerRequest())
     (summary,) = list_incidents()
-    response = call("incident", http_request("GET", f"incidents/{summary['id']}", route_params={"id": summary["id"]}))
+    response = call(
+        "incident", http_request("GET", f"incidents/{summary['id']}", route_params={"id": summary["id"]})
+    )
     assert response.status_code == 200
     body = json_body(response)
     assert body["incident"]["id"] == summary["id"]

@@ -114,4 +114,6 @@ def walk(node: Any) -> Iterator[Any]:
 
 def functions(node: Any, name: str) -> list[dict[str, Any]]:
     """Every call of the Bicep function ``name`` inside ``node``."""
-    return [n["function"] for n in walk(node) if isinstance(n, dict) and n.get("function", {}).get("type") == name]
+    return [
+        n["function"] for n in walk(node) if isinstance(n, dict) and n.get("function", {}).get("type") == name
+    ]

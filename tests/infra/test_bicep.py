@@ -15,7 +15,18 @@ from packaging.specifiers import SpecifierSet
 
 from vmss_responder.config import ACTION_NAMES, Settings, setting_names, settings_from_env
 
-from .bicep_model import INFRA, REPO, bicep_files, decorator, functions, one, parse, resolve, resources, template
+from .bicep_model import (
+    INFRA,
+    REPO,
+    bicep_files,
+    decorator,
+    functions,
+    one,
+    parse,
+    resolve,
+    resources,
+    template,
+)
 
 FIXTURES = REPO / "tests" / "fixtures" / "azure" / "eventgrid"
 SECRET_SETTINGS = {
@@ -24,6 +35,7 @@ SECRET_SETTINGS = {
     "VMSS_RESPONDER_WEBHOOK_SECRET",
     "VMSS_RESPONDER_PAGERDUTY_ROUTING_KEY",
 }
+AZD_HOOK_VARIABLES = {"AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"}  # azd sets these for hooks
 # Settings the template sets from dedicated parameters or from what it deploys; every other one
 # comes from the `settingOverrides` object.
 EXPLICIT_SETTINGS = {"mode", "allowedActions", "scopes", "workspaceId", "ownPrincipals"} | {
@@ -42,8 +54,18 @@ def app_settings() -> dict[str, Any]:
     assert listed["loop_type"]["detail"]["item_name"] == "setting"
     assert listed["loop_type"]["detail"]["object_name"] == "appSettings"
     assert listed["config"] == {
-        "name": {"operator": {"type": "property_accessor", "operands": {"operand_1": "setting", "operand_2": "key"}}},
-        "value": {"operator": {"type": "property_accessor", "operands": {"operand_1": "setting", "operand_2": "value"}}},
+        "name": {
+            "operator": {
+                "type": "property_accessor",
+                "operands": {"operand_1": "setting", "operand_2": "key"},
+            }
+        },
+        "value": {
+            "operator": {
+                "type": "property_accessor",
+                "operands": {"operand_1": "setting", "operand_2": "value"},
+            }
+        },
     }
     union = resolve(api, "appSettings")["function"]
     assert union["type"] == "union"
@@ -99,7 +121,10 @@ def test_main_is_subscription_scoped_with_azd_parameters() -> None:
 
 
 def test_parameter_file_takes_json_arrays_from_the_environment() -> None:
-    env = {"VMSS_RESPONDER_SCOPES": '["/subscriptions/a","/subscriptions/b/resourceGroups/c"]', "EVENT_WIRING": "true"}
+    env = {
+        "VMSS_RESPONDER_SCOPES": '["/subscriptions/a","/subscriptions/b/resourceGroups/c"]',
+        "EVENT_WIRING": "true",
+    }
     params = main_parameters(env)
     assert params["scopes"]["value"] == ["/subscriptions/a", "/subscriptions/b/resourceGroups/c"]
     assert params["eventWiring"]["value"] is True
@@ -136,12 +161,13 @@ def test_outputs_azd_and_the_hooks_use() -> None:
         "ACTIVITY_LOG_DIAGNOSTIC_SETTING",
     }
     assert expected <= outputs
+    # Every variable a hook reads is an output, a parameter-file variable, set by azd, or optional.
     for script in (REPO / "scripts").glob("*.sh"):
-        for name in set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", script.read_text())):
-            produced = name in outputs or name in {"AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"}  # azd sets these
-            consumed = name in main_parameters_env_names()
-            optional = re.search(rf"\${{{name}:-", script.read_text()) is not None
-            assert produced or consumed or optional, f"{script.name} reads {name}, which nothing sets"
+        text = script.read_text()
+        for name in set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", text)):
+            known = name in outputs | main_parameters_env_names() | AZD_HOOK_VARIABLES
+            optional = f"${{{name}:-" in text
+            assert known or optional, f"{script.name} reads {name}, which nothing sets"
 
 
 def main_parameters_env_names() -> set[str]:
@@ -179,7 +205,10 @@ def test_deployment_package_and_secrets_use_the_managed_identity() -> None:
     site = one("Microsoft.Web/sites")
     storage = site.properties["functionAppConfig"]["deployment"]["storage"]
     assert storage["type"] == "blobContainer"
-    assert storage["authentication"] == {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": "identityId"}
+    assert storage["authentication"] == {
+        "type": "UserAssignedIdentity",
+        "userAssignedIdentityResourceId": "identityId",
+    }
     assert site.body["identity"]["type"] == "UserAssigned"
     assert site.properties["keyVaultReferenceIdentity"] == "identityId"
     assert site.properties["httpsOnly"] is True
@@ -193,9 +222,14 @@ def test_host_storage_is_identity_based() -> None:
         assert f"AzureWebJobsStorage__{service}ServiceUri" in settings
     assert "AzureWebJobsStorage" not in settings
     # Flex Consumption rejects these (the runtime comes from functionAppConfig).
-    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE"} & set(settings)
+    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE"} & set(
+        settings
+    )
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
-    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
+    assert (
+        settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+        == "ClientId=${identityClientId};Authorization=AAD"
+    )
     assert settings["TIMER_SCHEDULE"] == "timerSchedule"
     assert template("app/api.bicep")["parameters"]["timerSchedule"]["default"] == "0 */1 * * * *"
     assert settings["VMSS_RESPONDER_STORE_URL"].startswith("tables+mi:")
@@ -213,7 +247,9 @@ def test_overridable_settings_read_their_camel_case_name() -> None:
         if name in EXPLICIT_SETTINGS:
             continue
         text = json.dumps(settings[env])
-        assert '"settingOverrides"' in text and f'"{name}"' in text, f"{env} does not read settingOverrides.{name}"
+        assert '"settingOverrides"' in text and f'"{name}"' in text, (
+            f"{env} does not read settingOverrides.{name}"
+        )
 
 
 def test_secret_settings_are_key_vault_references() -> None:
@@ -221,14 +257,18 @@ def test_secret_settings_are_key_vault_references() -> None:
     for env in SECRET_SETTINGS:
         branch = settings[env]["operator"]
         assert branch["type"] == "conditional" and branch["operands"]["true_value"] == "", env
-        assert re.fullmatch(r"@Microsoft\.KeyVault\(SecretUri=\$\{secretUris\.\w+\}\)", branch["operands"]["false_value"]), env
+        assert re.fullmatch(
+            r"@Microsoft\.KeyVault\(SecretUri=\$\{secretUris\.\w+\}\)", branch["operands"]["false_value"]
+        ), env
 
 
 def test_secret_values_reach_only_key_vault() -> None:
     # The @secure() parameters go to the Key Vault module; the app module only learns whether
     # each is set (to reference the secret or leave the channel off).
     main = template("main.bicep")
-    secure = {name for name, p in main["parameters"].items() if any(d["type"] == "secure" for d in p["decorators"])}
+    secure = {
+        name for name, p in main["parameters"].items() if any(d["type"] == "secure" for d in p["decorators"])
+    }
     assert secure == {"teamsWebhookUrl", "webhookUrl", "webhookSecret", "pagerdutyRoutingKey"}
     api_params = main["modules"]["api"]["config"]["params"]
     tested = [f["parameters"]["item_to_test"] for f in functions(api_params, "empty")]
@@ -257,7 +297,11 @@ def test_storage_disables_shared_keys_and_public_blobs() -> None:
 def test_state_tables_are_the_tables_the_store_uses() -> None:
     from vmss_responder import records
 
-    used = {cls.TABLE for cls in vars(records).values() if isinstance(cls, type) and isinstance(getattr(cls, "TABLE", None), str)}
+    used = {
+        cls.TABLE
+        for cls in vars(records).values()
+        if isinstance(cls, type) and isinstance(getattr(cls, "TABLE", None), str)
+    }
     created = set(template("main.bicep")["variables"]["stateTables"]["value"])
     assert created == used
 
@@ -306,10 +350,19 @@ def event_subscriptions() -> dict[str, Any]:
 
 def test_system_topics_are_health_resources_and_the_subscription() -> None:
     topics = {t.properties["topicType"]: t for t in resources("Microsoft.EventGrid/systemTopics")}
-    assert set(topics) == {"Microsoft.ResourceNotifications.HealthResources", "Microsoft.Resources.Subscriptions"}
+    assert set(topics) == {
+        "Microsoft.ResourceNotifications.HealthResources",
+        "Microsoft.Resources.Subscriptions",
+    }
     for topic in topics.values():
         assert topic.body["location"] == "global"
-        assert topic.properties["source"] == {"function": {"type": "subscription", "parameters": {"subscription_id": None}, "property_name": "id"}}
+        assert topic.properties["source"] == {
+            "function": {
+                "type": "subscription",
+                "parameters": {"subscription_id": None},
+                "property_name": "id",
+            }
+        }
         assert topic.body["identity"]["type"] == "UserAssigned"
 
 
@@ -338,7 +391,9 @@ def advanced_filters(sub: Any) -> list[dict[str, Any]]:
     wiring = template("app/wiring.bicep")
     filters = sub.properties["filter"]["advancedFilters"]["function"]
     assert filters["type"] == "concat"
-    listed = [f for value in filters["parameters"].values() for f in resolve(wiring, value) if isinstance(f, dict)]
+    listed = [
+        f for value in filters["parameters"].values() for f in resolve(wiring, value) if isinstance(f, dict)
+    ]
     scope_filters = resolve(wiring, "scopeFilters")["operator"]["operands"]
     assert scope_filters["false_value"] == []  # too many scopes for the value budget: no subject filter
     return listed + scope_filters["true_value"]
@@ -373,7 +428,11 @@ def test_filters_select_scale_sets_and_their_instances() -> None:
     operations = {f["key"]: f for f in advanced_filters(subs["operationsSubscription"])}
     assert operations["data.operationName"]["values"] == ["Microsoft.Compute/virtualMachineScaleSets/"]
     for filters in (health, operations):
-        assert filters["subject"] == {"operatorType": "StringBeginsWith", "key": "subject", "values": "scopePrefixes"}
+        assert filters["subject"] == {
+            "operatorType": "StringBeginsWith",
+            "key": "subject",
+            "values": "scopePrefixes",
+        }
     # '/subscriptions/x/' so that a resource group scope does not also match 'rg-other'.
     prefixes = resolve(wiring, "scopePrefixes")
     assert prefixes["loop_type"]["detail"] == {"item_name": "scope", "array_name": "scopes"}
@@ -388,18 +447,28 @@ def test_filter_keys_exist_in_the_microsoft_sample_events() -> None:
         assert samples, f"no Microsoft sample for {types}"
         for f in advanced_filters(sub):
             for event in samples:
-                assert isinstance(lookup(event, f["key"]), str), f"{f['key']} missing in a {event['eventType']} sample"
+                assert isinstance(lookup(event, f["key"]), str), (
+                    f"{f['key']} missing in a {event['eventType']} sample"
+                )
 
 
 def test_health_filter_passes_a_vm_sample_and_the_operations_filter_drops_non_compute_samples() -> None:
     wiring = template("app/wiring.bicep")
     health = {f["key"]: f for f in advanced_filters(event_subscriptions()["healthSubscription"])}
-    allowed = {v.lower() for v in resolve(wiring, health["data.resourceInfo.properties.targetResourceType"]["values"])}
+    allowed = {
+        v.lower()
+        for v in resolve(wiring, health["data.resourceInfo.properties.targetResourceType"]["values"])
+    }
     vm_events = fixtures_of("Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged")
-    assert all(lookup(e, "data.resourceInfo.properties.targetResourceType").lower() in allowed for e in vm_events)
+    assert all(
+        lookup(e, "data.resourceInfo.properties.targetResourceType").lower() in allowed for e in vm_events
+    )
     operations = {f["key"]: f for f in advanced_filters(event_subscriptions()["operationsSubscription"])}
     prefixes = [p.lower() for p in operations["data.operationName"]["values"]]
-    for event_type in ("Microsoft.Resources.ResourceActionSuccess", "Microsoft.Resources.ResourceDeleteSuccess"):
+    for event_type in (
+        "Microsoft.Resources.ResourceActionSuccess",
+        "Microsoft.Resources.ResourceDeleteSuccess",
+    ):
         for event in fixtures_of(event_type):  # the samples act on Event Hubs and Storage
             assert not lookup(event, "data.operationName").lower().startswith(tuple(prefixes))
 
@@ -409,7 +478,10 @@ def test_action_group_posts_the_common_alert_schema_to_the_alerts_route() -> Non
     receivers = group.properties["webhookReceivers"]
     assert receivers and all(r["useCommonAlertSchema"] is True for r in receivers)
     for receiver in receivers:
-        assert receiver["serviceUri"] == "https://${site.properties.defaultHostName}/api/alerts?code=${functionHost.listKeys().functionKeys.default}"
+        assert (
+            receiver["serviceUri"]
+            == "https://${site.properties.defaultHostName}/api/alerts?code=${functionHost.listKeys().functionKeys.default}"
+        )
 
 
 def activity_log_alerts() -> dict[str, dict[str, Any]]:
@@ -469,7 +541,14 @@ def funcignored(paths: list[str], tmp_path: Path) -> set[str]:
 
 
 def test_funcignore_ships_only_the_app(tmp_path: Path) -> None:
-    shipped = ["function_app.py", "host.json", "requirements.txt", "handlers/__init__.py", "vmss_responder/config.py", "vmss_responder/scripts/health-probe-diagnostics.sh"]
+    shipped = [
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "handlers/__init__.py",
+        "vmss_responder/config.py",
+        "vmss_responder/scripts/health-probe-diagnostics.sh",
+    ]
     left_out = [
         ".venv/lib/x.py",
         "tests/infra/test_bicep.py",
@@ -494,3 +573,21 @@ def test_local_settings_sample_loads() -> None:
     assert {k for k in sample if k.startswith("VMSS_RESPONDER_")} <= known
     settings = settings_from_env(sample)
     assert settings.mode == "observe" and settings.channels == ()
+
+
+def test_wiring_targets_functions_the_app_defines() -> None:
+    import function_app
+
+    bindings = {f.get_function_name(): f.get_bindings() for f in function_app.app.get_functions()}
+    trigger = template("app/wiring.bicep")["parameters"]["eventGridFunctionName"]["default"]
+    assert [b.type for b in bindings[trigger]] == ["eventGridTrigger"]
+    routes = {b.route for fs in bindings.values() for b in fs if b.type == "httpTrigger"}
+    prefix = json.loads((REPO / "host.json").read_text())["extensions"]["http"]["routePrefix"]
+    assert (
+        f"/{prefix}/alerts"
+        in one("Microsoft.Insights/actionGroups").properties["webhookReceivers"][0]["serviceUri"]
+    )
+    assert {"alerts", "autoscale", "eventgrid", "health"} <= routes
+    assert "%TIMER_SCHEDULE%" in {
+        b.schedule for fs in bindings.values() for b in fs if b.type == "timerTrigger"
+    }

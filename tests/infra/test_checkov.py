@@ -59,17 +59,28 @@ def skips_in_templates() -> dict[tuple[str, str], str]:
 def test_no_failed_checks_and_no_parsing_errors() -> None:
     data = report()
     assert data["check_type"] == "bicep"
-    failed = [f"{c['check_id']} {c['file_path']} {c['resource']}: {c['check_name']}" for c in data["results"]["failed_checks"]]
+    failed = [
+        f"{c['check_id']} {c['file_path']} {c['resource']}: {c['check_name']}"
+        for c in data["results"]["failed_checks"]
+    ]
     assert failed == []
     assert data["results"]["parsing_errors"] == []
-    scanned = {c["file_path"].lstrip("/") for c in data["results"]["passed_checks"] + data["results"]["skipped_checks"]}
+    scanned = {
+        c["file_path"].lstrip("/")
+        for c in data["results"]["passed_checks"] + data["results"]["skipped_checks"]
+    }
     assert {"app/api.bicep", "core/storage/storage-account.bicep", "core/security/key-vault.bicep"} <= scanned
 
 
 def test_every_skip_is_explained_next_to_its_resource_and_still_needed() -> None:
-    reported = {(c["file_path"].lstrip("/"), c["check_id"]): c["check_result"].get("suppress_comment", "") for c in report()["results"]["skipped_checks"]}
+    reported = {
+        (c["file_path"].lstrip("/"), c["check_id"]): c["check_result"].get("suppress_comment", "")
+        for c in report()["results"]["skipped_checks"]
+    }
     written = skips_in_templates()
-    assert set(reported) == set(written), "a skip comment outside a resource block, or for a check that no longer fires"
+    assert set(reported) == set(written), (
+        "a skip comment outside a resource block, or for a check that no longer fires"
+    )
     for key, reason in written.items():
         assert len(reason) >= 30, f"{key}: say why"
         assert reported[key].strip() == reason.strip()

@@ -20,10 +20,14 @@ def test_hook_is_valid_posix_sh(script: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed (apt-get install shellcheck)")
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck not installed (apt-get install shellcheck)"
+)
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_hook_passes_shellcheck(script: Path) -> None:
-    done = subprocess.run(["shellcheck", "--shell=sh", str(script)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["shellcheck", "--shell=sh", str(script)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout
 
 
@@ -31,4 +35,4 @@ def test_hooks_fail_fast_and_name_what_is_missing() -> None:
     for script in SCRIPTS:
         text = script.read_text()
         assert "\nset -eu\n" in text, script.name
-        assert ':?azd sets AZURE_ENV_NAME' in text, script.name
+        assert ":?azd sets AZURE_ENV_NAME" in text, script.name

@@ -36,7 +36,11 @@ def test_every_capability_is_granted() -> None:
 def test_custom_role_has_no_wildcards_data_actions_or_exclusions() -> None:
     permissions = role_permissions()
     assert not any("*" in action for action in permissions["actions"])
-    assert permissions["notActions"] == [] and permissions["dataActions"] == [] and permissions["notDataActions"] == []
+    assert (
+        permissions["notActions"] == []
+        and permissions["dataActions"] == []
+        and permissions["notDataActions"] == []
+    )
     role = one("Microsoft.Authorization/roleDefinitions")
     assert role.properties["type"] == "CustomRole"
     assert role.properties["assignableScopes"] == "assignableScopes"
@@ -54,12 +58,16 @@ def test_role_is_assignable_and_assigned_at_exactly_the_served_scopes() -> None:
         condition = loop["condition"]["operator"]
         assert condition["type"] == "equals" and condition["operands"]["operand_2"] == segments
         params = loop["config"]["params"]
-        assert json.dumps(params["principalId"]) == json.dumps(modules["api"]["config"]["params"]["identityPrincipalId"])
+        assert json.dumps(params["principalId"]) == json.dumps(
+            modules["api"]["config"]["params"]["identityPrincipalId"]
+        )
     assert subscription_loop["config"]["scope"]["function"]["type"] == "subscription"
     assert group_loop["config"]["scope"]["function"]["type"] == "resource_group"
     # Empty scopes default to this subscription rather than to nothing.
     served = resolve(main, "servedScopes")["operator"]["operands"]
-    assert served["condition"] == {"function": {"type": "empty", "parameters": {"item_to_test": "normalizedScopes"}}}
+    assert served["condition"] == {
+        "function": {"type": "empty", "parameters": {"item_to_test": "normalizedScopes"}}
+    }
 
 
 def test_scope_assignments_are_named_by_scope_principal_and_role() -> None:
@@ -73,7 +81,9 @@ def test_scope_assignments_are_named_by_scope_principal_and_role() -> None:
             continue
         guid = assignment.body["name"]["function"]["parameters"]
         scope_call = guid["base_string"]["function"]
-        assert scope_call["type"] == expected_scope[assignment.file.name] and scope_call["property_name"] == "id"
+        assert (
+            scope_call["type"] == expected_scope[assignment.file.name] and scope_call["property_name"] == "id"
+        )
         assert list(guid.values())[1:] == ["principalId", "roleDefinitionId"]
         assert assignment.properties["principalType"] == "ServicePrincipal"
         assert assignment.properties["roleDefinitionId"] == "roleDefinitionId"
@@ -91,7 +101,10 @@ def role_guid(doc: dict[str, Any], expression: Any) -> str:
 
 
 # Modules that grant built-in roles, with the parameter holding the app identity in each.
-BUILT_IN_GRANTS = {"rbac": ("app/rbac.bicep", "appPrincipalId"), "workspaceAccess": ("app/workspace-access.bicep", "principalId")}
+BUILT_IN_GRANTS = {
+    "rbac": ("app/rbac.bicep", "appPrincipalId"),
+    "workspaceAccess": ("app/workspace-access.bicep", "principalId"),
+}
 
 
 def granted_roles(relative: str, principal_param: str) -> set[str]:
@@ -116,6 +129,19 @@ def test_app_identity_holds_exactly_the_documented_built_in_roles() -> None:
     granted = set()
     for module, (relative, principal_param) in BUILT_IN_GRANTS.items():
         passed = modules[module]["config"]["params"][principal_param]
-        assert passed == {"operator": {"type": "property_accessor", "operands": {"operand_1": "appIdentity", "operand_2": {"operator": {"type": "property_accessor", "operands": {"operand_1": "outputs", "operand_2": "principalId"}}}}}}
+        assert passed == {
+            "operator": {
+                "type": "property_accessor",
+                "operands": {
+                    "operand_1": "appIdentity",
+                    "operand_2": {
+                        "operator": {
+                            "type": "property_accessor",
+                            "operands": {"operand_1": "outputs", "operand_2": "principalId"},
+                        }
+                    },
+                },
+            }
+        }
         granted |= granted_roles(relative, principal_param)
     assert granted == set(BUILT_IN_ROLES.values())

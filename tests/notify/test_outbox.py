@@ -9,7 +9,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from vmss_responder.notify import outbox as outbox_module
 from vmss_responder.notify.model import Notification
 from vmss_responder.notify.outbox import Outbox
 from vmss_responder.notify.senders import PD_TRIGGERS_TABLE, Redactor, Sender, SendResult, build_senders
+from vmss_responder.store import Store
 from vmss_responder.store.sqlite import SqliteStore
 
 from .helpers import ROUTING_KEY, SECRET, START, TEAMS_SIG, advance, notification, settings_for, teams_url
@@ -27,7 +27,7 @@ from .receiver import Answer, Receiver
 
 
 def webhook_outbox(
-    store: SqliteStore, clock: VirtualClock, receiver: Receiver, client: httpx.Client, **settings: object
+    store: Store, clock: VirtualClock, receiver: Receiver, client: httpx.Client, **settings: object
 ) -> Outbox:
     s = settings_for(webhookUrl=receiver.url, webhookSecret=SECRET, **settings)
     return Outbox(store, s, clock, build_senders(s, store, clock, client))
@@ -38,9 +38,9 @@ def delivered_ids(receiver: Receiver) -> list[str]:
 
 
 def test_enqueue_is_idempotent(
-    store: SqliteStore, clock: VirtualClock, receiver: Receiver, client: httpx.Client
+    any_store: Store, clock: VirtualClock, receiver: Receiver, client: httpx.Client
 ) -> None:
-    box = webhook_outbox(store, clock, receiver, client)
+    box = webhook_outbox(any_store, clock, receiver, client)
     n = notification("inc-a", 1, START)
     assert box.enqueue(n) == ["webhook"]
     assert box.enqueue(n) == []
@@ -71,9 +71,9 @@ def test_one_record_per_configured_channel(
 
 
 def test_nothing_is_sent_twice_after_success(
-    store: SqliteStore, clock: VirtualClock, receiver: Receiver, client: httpx.Client
+    any_store: Store, clock: VirtualClock, receiver: Receiver, client: httpx.Client
 ) -> None:
-    box = webhook_outbox(store, clock, receiver, client)
+    box = webhook_outbox(any_store, clock, receiver, client)
     n = notification("inc-a", 1, START)
     box.enqueue(n)
     assert [d.outcome for d in box.deliver_due()] == ["sent"]
@@ -87,9 +87,9 @@ def test_nothing_is_sent_twice_after_success(
 
 
 def test_later_seq_waits_while_an_earlier_one_retries(
-    store: SqliteStore, clock: VirtualClock, receiver: Receiver, client: httpx.Client
+    any_store: Store, clock: VirtualClock, receiver: Receiver, client: httpx.Client
 ) -> None:
-    box = webhook_outbox(store, clock, receiver, client)
+    box = webhook_outbox(any_store, clock, receiver, client)
     receiver.script(Answer(503))
     for seq in (1, 2, 3):
         box.enqueue(notification("inc-a", seq, START))
@@ -243,15 +243,13 @@ def test_secrets_never_reach_stored_records_or_logs(
 
 
 def test_two_app_instances_never_send_the_same_record(
-    tmp_path: Path, clock: VirtualClock, receiver: Receiver
+    store_pair: tuple[Store, Store], clock: VirtualClock, receiver: Receiver
 ) -> None:
     """Two outboxes on separate connections to one database, sweeping at the same time."""
-    path = tmp_path / "shared.sqlite"
-    stores = [SqliteStore(path), SqliteStore(path)]
     s = settings_for(webhookUrl=receiver.url)
     receiver.answer(202, delay=0.02)
-    clients = [httpx.Client(timeout=5.0) for _ in stores]
-    boxes = [Outbox(st, s, clock, build_senders(s, st, clock, c)) for st, c in zip(stores, clients)]
+    clients = [httpx.Client(timeout=5.0) for _ in store_pair]
+    boxes = [Outbox(st, s, clock, build_senders(s, st, clock, c)) for st, c in zip(store_pair, clients)]
     expected = [
         notification(f"inc-{i}", seq, START + timedelta(seconds=i)) for i in range(6) for seq in (1, 2, 3)
     ]
@@ -270,8 +268,6 @@ def test_two_app_instances_never_send_the_same_record(
     finally:
         for c in clients:
             c.close()
-        for st in stores:
-            st.close()
     got = delivered_ids(receiver)
     assert sorted(got) == sorted(n.id for n in expected)  # each exactly once
     by_incident = defaultdict(list)
@@ -297,15 +293,15 @@ class DyingSender:
 
 
 def test_a_crash_between_send_and_mark_resends_once_after_the_lease(
-    store: SqliteStore, clock: VirtualClock, receiver: Receiver, client: httpx.Client
+    any_store: Store, clock: VirtualClock, receiver: Receiver, client: httpx.Client
 ) -> None:
     s = settings_for(webhookUrl=receiver.url, leaseDuration="PT5M")
-    real = build_senders(s, store, clock, client)
-    dying = Outbox(store, s, clock, {"webhook": DyingSender(real["webhook"])})
+    real = build_senders(s, any_store, clock, client)
+    dying = Outbox(any_store, s, clock, {"webhook": DyingSender(real["webhook"])})
     dying.enqueue(notification("inc-a", 1, START))
     with pytest.raises(CrashAfterSend):
         dying.deliver_due()
-    survivor = Outbox(store, s, clock, real)
+    survivor = Outbox(any_store, s, clock, real)
     assert survivor.deliver_due() == []  # the dead instance's lease still holds
     advance(clock, 5)
     assert [d.outcome for d in survivor.deliver_due()] == ["sent"]
@@ -329,13 +325,13 @@ def test_redactor_masks_secrets_and_signature_parameters() -> None:
 
 
 def test_the_outage_hour(
-    store: SqliteStore, clock: VirtualClock, receivers: Callable[[], Receiver], client: httpx.Client
+    any_store: Store, clock: VirtualClock, receivers: Callable[[], Receiver], client: httpx.Client
 ) -> None:
     """Receivers down for an hour of virtual time, sweep every minute: afterwards every notification
     arrives exactly once, per incident in seq order, within one backoff period of the recovery."""
     teams, hook = receivers(), receivers()
     s = settings_for(teamsWebhookUrl=teams_url(teams), webhookUrl=hook.url, webhookSecret=SECRET)
-    box = Outbox(store, s, clock, build_senders(s, store, clock, client))
+    box = Outbox(any_store, s, clock, build_senders(s, any_store, clock, client))
     # (minute, incident, seq, severity): what the engine decides during the outage.
     plan = [
         (0, "inc-a", 1, "info"), (3, "inc-b", 1, "info"), (10, "inc-a", 2, "page"), (18, "inc-c", 1, "page"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from .cards import worst_case
 from .helpers import SECRET, START
 from .receiver import Receiver
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "webhook-schema.v1.json"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCHEMA_PATH = DOCS / "webhook-schema.v1.json"
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +111,15 @@ def test_long_timelines_keep_the_newest_hundred() -> None:
 def test_body_bytes_are_identical_on_every_retry() -> None:
     n = sample_notification("page", START)
     assert webhook.body_bytes(webhook.build_payload(n)) == webhook.body_bytes(webhook.build_payload(n))
+
+
+def test_the_documented_example_is_what_the_sample_page_sends(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    text = (DOCS / "webhooks.md").read_text(encoding="utf-8")
+    section = text.split("## The body", 1)[1]
+    example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    assert not list(validator.iter_errors(example))
+    sent_at = datetime(2026, 5, 4, 9, 13, tzinfo=timezone.utc)
+    assert example == webhook.build_payload(sample_notification("page", sent_at))
+    assert f"X-VMSS-Responder-Timestamp: {int(sent_at.timestamp())}" in text

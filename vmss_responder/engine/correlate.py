@@ -78,6 +78,9 @@ def _absorb_operation(state: ScaleSetState, sig: Signal, settings: Settings) -> 
             if direction:
                 state.autoscale.append((sig.event_time, direction))
                 state.autoscale.sort()
+                flap = flapping(state, sig.event_time, settings)
+                if flap and not own:
+                    state.diagnose = flap
     else:
         if sig.correlation_id and "|" in op.key:
             op.key = sig.correlation_id  # a synthesized identity gives way to the platform's correlation ID
@@ -250,3 +253,12 @@ def schedule(state: ScaleSetState, now: datetime, settings: Settings) -> None:
     if state.diagnose:
         candidates.append(now)
     state.due = min(candidates) if candidates else None
+
+
+def flapping(state: ScaleSetState, now: datetime, settings: Settings) -> str | None:
+    recent = [(t, d) for t, d in state.autoscale if t >= now - settings.flap_window]
+    reversals = sum(1 for a, b in zip(recent, recent[1:]) if a[1] != b[1])
+    if reversals >= settings.flap_reversals:
+        moves = ", ".join(f"{'out' if d > 0 else 'in'} at {t:%H:%M}Z" for t, d in recent)
+        return f"autoscale reversed direction {reversals} times in {int(settings.flap_window.total_seconds() // 60)} min ({moves})"
+    return None

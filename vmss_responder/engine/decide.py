@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from ..config import Settings
 from ..facts import ScaleSetFacts
-from .correlate import covering_operations, explained_until, open_incident
+from .correlate import covering_operations, explained_until, flapping, open_incident
 from .explain import describe_operation, minutes_between, operation_reference
 from .findings import Assessment, assess
 from .incident import ActionRecord, Incident, Status, instance_order
@@ -57,15 +57,6 @@ class Decisions:
 def blast_radius(total: int) -> int:
     """Instances that may be acted on at once: one below 20, 5% above (as automatic repairs do)."""
     return 1 if total < 20 else max(1, total * 5 // 100)
-
-
-def flapping(state: ScaleSetState, now: datetime, settings: Settings) -> str | None:
-    recent = [(t, d) for t, d in state.autoscale if t >= now - settings.flap_window]
-    reversals = sum(1 for a, b in zip(recent, recent[1:]) if a[1] != b[1])
-    if reversals >= settings.flap_reversals:
-        moves = ", ".join(f"{'out' if d > 0 else 'in'} at {t:%H:%M}Z" for t, d in recent)
-        return f"autoscale reversed direction {reversals} times in {int(settings.flap_window.total_seconds() // 60)} min ({moves})"
-    return None
 
 
 def evaluate(
@@ -327,6 +318,20 @@ def _plan(
                 grace_end = now + (facts.grace_period or timedelta(minutes=10)) + settings.repair_wait_margin
                 waiting = grace_end
 
+    diagnosing: set[str] = set()
+    # -- optional diagnostic run command on one instance -----------------------------------
+    if "run_command" in settings.allowed_actions and not any(x.op == "run_command" for x in actions):
+        target = next(
+            (i for i in sorted(a.problems, key=instance_order) if i not in protected and not a.problems[i].stopped and not a.problems[i].provisioning_failed),
+            None,
+        )
+        if target:
+            decide("run_command", [target], f"collect diagnostics ({settings.run_command_script}) from instance {target}")
+            if plan[-1].execute:
+                # one thing at a time on an instance: act on it once the diagnostics are collected
+                diagnosing.add(target)
+                waiting = min(waiting, now + settings.verify_interval) if waiting else now + settings.verify_interval
+
     # -- per-instance -----------------------------------------------------------------------
     in_flight = sum(
         1
@@ -337,6 +342,8 @@ def _plan(
     slots = blast_radius(a.total) - in_flight
     for iid in sorted(a.problems, key=instance_order):
         inst = a.problems[iid]
+        if iid in diagnosing:
+            continue
         if iid in protected:
             refusals.append(f"instance {iid} is protected from scale set actions: not touched")
             continue
@@ -375,14 +382,6 @@ def _plan(
         if plan[-1].execute:
             slots -= 1
 
-    # -- optional diagnostic run command on one instance -----------------------------------
-    if "run_command" in settings.allowed_actions and not any(x.op == "run_command" for x in actions):
-        target = next(
-            (i for i in sorted(a.problems, key=instance_order) if i not in protected and not a.problems[i].stopped and not a.problems[i].provisioning_failed),
-            None,
-        )
-        if target:
-            decide("run_command", [target], f"collect diagnostics ({settings.run_command_script}) from instance {target}")
     return plan, waiting, refusals
 
 

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
+from typing import Any, Literal
 
 from ..clock import Clock
 from ..config import Settings
@@ -52,6 +52,10 @@ log = logging.getLogger("vmss_responder.notify")
 OUTBOX_TABLE = "outbox"
 DONE_TABLE = "outboxdone"
 FALLBACK_CHANNEL = "log"
+
+# Why an attempt did not finish a record: another instance holds it, it was finished before
+# (only cleanup was left), or it failed and waits for its next attempt.
+Attempt = Literal["claimed", "already_done", "retry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +189,8 @@ class Outbox:
             return False
         return parse_timestamp(record.value["nextAttempt"]) <= now
 
-    def _attempt(self, channel: str, sender: Sender, record: Record) -> Delivery | str:
+    def _attempt(self, channel: str, sender: Sender, record: Record) -> Delivery | Attempt:
+        """Claim, send and record one record: finished (a Delivery) or why the chain stops here."""
         now = self._clock.now()
         claimed = {
             **record.value,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -30,7 +31,7 @@ from typing import Protocol
 import httpx
 
 from .. import __version__
-from ..clock import Clock
+from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..store.base import Store, safe_key
 from . import pagerduty, teams, webhook
@@ -211,9 +212,8 @@ class PagerDutySender:
             return SendResult(ok=True, skipped=plan.skipped)
         result = SendResult(ok=True)
         for event in plan.events:
-            result = self._poster.post(
-                self._url, webhook.body_bytes(event), {"Content-Type": "application/json"}
-            )
+            body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            result = self._poster.post(self._url, body, {"Content-Type": "application/json"})
             if not result.ok:
                 return result
             if event["event_action"] == "trigger":
@@ -276,12 +276,18 @@ def redactor_for(settings: Settings) -> Redactor:
 
 def build_senders(
     settings: Settings,
-    store: Store,
-    clock: Clock,
+    store: Store | None = None,
+    clock: Clock | None = None,
     client: httpx.Client | None = None,
     app_url: str | None = None,
 ) -> dict[str, Sender]:
-    """One sender per configured channel, or the log sender alone when none is configured."""
+    """A sender per configured channel, plus ``log`` (always available: the fallback channel).
+
+    ``store`` keeps which PagerDuty alerts were triggered (so only those are resolved); without
+    one (``notify-test``) that memory is a private in-memory SQLite store. ``clock`` defaults to
+    the system clock; ``client`` to the process-wide connection pool.
+    """
+    clock = clock or SystemClock()
     redact = redactor_for(settings)
     protect_http_logs(redact)
     senders: dict[str, Sender] = {}
@@ -294,6 +300,10 @@ def build_senders(
                 settings.webhook_url, settings.webhook_secret, poster, clock, app_url
             )
         if settings.pagerduty_routing_key:
+            if store is None:
+                from ..store.sqlite import SqliteStore
+
+                store = SqliteStore(":memory:")
             senders["pagerduty"] = PagerDutySender(
                 settings.pagerduty_routing_key, settings.pagerduty_url, poster, store
             )

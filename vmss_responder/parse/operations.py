@@ -3,56 +3,58 @@
 The correlator asks one question of an operation: can it explain a health change (instances
 created, deleted, stopped, reimaged, upgraded)? The answer depends only on the operation name,
 which arrives in every casing (``MICROSOFT.COMPUTE/…`` in AzureActivity rows, ``Scaleup/Action``
-from autoscale), so names are matched lower-cased against one ordered table.
+from autoscale), so names are looked up lower-cased in one table.
 """
 
 from __future__ import annotations
-
-import re
-from functools import lru_cache
 
 from ..signals import OpCategory, Phase
 
 SCALE_OUT = "Microsoft.Insights/AutoscaleSettings/Scaleup/Action"
 SCALE_IN = "Microsoft.Insights/AutoscaleSettings/Scaledown/Action"
 
-# A scale set, one of its Uniform instances, or a VM (Flexible members are plain VMs).
-_COMPUTE = r"^microsoft\.compute/(?:virtualmachinescalesets(?:/virtualmachines)?|virtualmachines)"
-_SET = r"^microsoft\.compute/virtualmachinescalesets"
+_SET = "microsoft.compute/virtualmachinescalesets"
+_INSTANCE = _SET + "/virtualmachines"
+_VM = "microsoft.compute/virtualmachines"  # also a Flexible scale set's member
+_COMPUTE = (_SET, _INSTANCE, _VM)
 
-_RULES: tuple[tuple[re.Pattern[str], OpCategory, str], ...] = tuple(
-    (re.compile(pattern), category, description)
-    for pattern, category, description in (
-        (r"^microsoft\.insights/autoscalesettings/scaleup/action$", OpCategory.SCALE, "scale out"),
-        (r"^microsoft\.insights/autoscalesettings/scaledown/action$", OpCategory.SCALE, "scale in"),
-        (
-            _SET + r"/setorchestrationservicestate/action$",
-            OpCategory.REPAIR_STATE,
-            "set orchestration service state (automatic repairs)",
-        ),
-        (_SET + r"/delete/action$", OpCategory.DELETE, "delete instances"),
-        (_SET + r"/virtualmachines/delete$", OpCategory.DELETE, "delete instance"),
-        (_SET + r"/delete$", OpCategory.DELETE, "delete scale set"),
-        (r"^microsoft\.compute/virtualmachines/delete$", OpCategory.DELETE, "delete virtual machine"),
-        (_COMPUTE + r"/poweroff/action$", OpCategory.POWER, "power off"),
-        (_COMPUTE + r"/deallocate/action$", OpCategory.POWER, "deallocate"),
-        (_COMPUTE + r"/start/action$", OpCategory.POWER, "start"),
-        (_COMPUTE + r"/restart/action$", OpCategory.POWER, "restart"),
-        (_COMPUTE + r"/redeploy/action$", OpCategory.POWER, "redeploy"),
-        (_COMPUTE + r"/performmaintenance/action$", OpCategory.POWER, "maintenance redeploy"),
-        (_COMPUTE + r"/reimageall/action$", OpCategory.REIMAGE, "reimage all disks"),
-        (_COMPUTE + r"/reimage/action$", OpCategory.REIMAGE, "reimage"),
-        (_COMPUTE + r"/manualupgrade/action$", OpCategory.UPGRADE, "upgrade to the latest model"),
-        (_COMPUTE + r"/rollingupgrades/", OpCategory.UPGRADE, "rolling upgrade"),
-        (_COMPUTE + r"/osrollingupgrade/action$", OpCategory.UPGRADE, "OS image rolling upgrade"),
-        (_COMPUTE + r"/extensionrollingupgrade/action$", OpCategory.UPGRADE, "extension rolling upgrade"),
-        (_COMPUTE + r"/approverollingupgrade/action$", OpCategory.UPGRADE, "approve rolling upgrade"),
-        (_COMPUTE + r"/extensions/(?:write|delete)$", OpCategory.UPGRADE, "extension change"),
-        (_SET + r"/write$", OpCategory.UPGRADE, "model or capacity update"),
-        (_SET + r"/virtualmachines/write$", OpCategory.UPGRADE, "instance update"),
-        (r"^microsoft\.compute/virtualmachines/write$", OpCategory.UPGRADE, "model update"),
-    )
+# Verbs that mean the same on a scale set, one of its instances, or a VM.
+_VERBS = (
+    ("poweroff/action", OpCategory.POWER, "power off"),
+    ("deallocate/action", OpCategory.POWER, "deallocate"),
+    ("start/action", OpCategory.POWER, "start"),
+    ("restart/action", OpCategory.POWER, "restart"),
+    ("redeploy/action", OpCategory.POWER, "redeploy"),
+    ("performmaintenance/action", OpCategory.POWER, "maintenance redeploy"),
+    ("reimage/action", OpCategory.REIMAGE, "reimage"),
+    ("reimageall/action", OpCategory.REIMAGE, "reimage all disks"),
+    ("manualupgrade/action", OpCategory.UPGRADE, "upgrade to the latest model"),
+    ("osrollingupgrade/action", OpCategory.UPGRADE, "OS image rolling upgrade"),
+    ("extensionrollingupgrade/action", OpCategory.UPGRADE, "extension rolling upgrade"),
+    ("approverollingupgrade/action", OpCategory.UPGRADE, "approve rolling upgrade"),
+    ("extensions/write", OpCategory.UPGRADE, "extension change"),
+    ("extensions/delete", OpCategory.UPGRADE, "extension change"),
 )
+
+# Lower-cased operation name -> (category, phrase). A dict rather than patterns: one lookup a
+# signal, and nothing to compile at import.
+_OPERATIONS: dict[str, tuple[OpCategory, str]] = {
+    SCALE_OUT.lower(): (OpCategory.SCALE, "scale out"),
+    SCALE_IN.lower(): (OpCategory.SCALE, "scale in"),
+    f"{_SET}/setorchestrationservicestate/action": (
+        OpCategory.REPAIR_STATE,
+        "set orchestration service state (automatic repairs)",
+    ),
+    f"{_SET}/delete/action": (OpCategory.DELETE, "delete instances"),
+    f"{_INSTANCE}/delete": (OpCategory.DELETE, "delete instance"),
+    f"{_SET}/delete": (OpCategory.DELETE, "delete scale set"),
+    f"{_VM}/delete": (OpCategory.DELETE, "delete virtual machine"),
+    f"{_SET}/write": (OpCategory.UPGRADE, "model or capacity update"),
+    f"{_INSTANCE}/write": (OpCategory.UPGRADE, "instance update"),
+    f"{_VM}/write": (OpCategory.UPGRADE, "model update"),
+    **{f"{base}/{verb}": (category, phrase) for base in _COMPUTE for verb, category, phrase in _VERBS},
+}
+_ROLLING = (OpCategory.UPGRADE, "rolling upgrade")  # rollingUpgrades/{cancel,…}/action
 
 _PHASES = {
     "start": Phase.STARTED,
@@ -69,12 +71,13 @@ _PHASES = {
 }
 
 
-@lru_cache(maxsize=1024)
 def _lookup(name: str) -> tuple[OpCategory, str | None]:
     lowered = name.strip().lower()
-    for pattern, category, description in _RULES:
-        if pattern.search(lowered):
-            return category, description
+    found = _OPERATIONS.get(lowered)
+    if found is not None:
+        return found
+    if lowered.startswith(_COMPUTE) and "/rollingupgrades/" in lowered:
+        return _ROLLING
     return OpCategory.OTHER, None
 
 
