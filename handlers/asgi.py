@@ -58,7 +58,7 @@ async def _respond(incoming: StarletteRequest, api_key: str | None) -> Response:
     )
     if api_key and not route.anonymous and not routes.key_matches(request, api_key):
         return error(401, "missing or wrong function key (x-functions-key header or ?code= query)")
-    if request.method in route.methods:
+    if request.method in route.allowed:
         try:
             check_size(request)
             request = dataclasses.replace(request, body=await _read_limited(incoming))

@@ -7,6 +7,7 @@ every route shares (405 with ``Allow``, 413, JSON errors) before the route's own
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 from collections.abc import Callable
@@ -29,6 +30,11 @@ class Route:
     methods: tuple[str, ...]
     handler: Callable[[Request], Response]
     anonymous: bool = False
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """The methods answered: HEAD wherever GET is (uptime probes use it)."""
+        return (*self.methods, "HEAD") if "GET" in self.methods else self.methods
 
     def match(self, path: str) -> dict[str, str] | None:
         """Route parameters if ``path`` (under :data:`PREFIX`) fits the template."""
@@ -77,12 +83,11 @@ def key_matches(request: Request, expected: str) -> bool:
 
 def handle(route: Route, request: Request) -> Response:
     """Run one route with the shared rules; never raises."""
-    if request.method not in route.methods:
-        return error(
-            405,
-            f"{request.method} is not allowed here; use {', '.join(route.methods)}",
-            headers={"Allow": ", ".join(route.methods)},
-        )
+    if request.method not in route.allowed:
+        allowed = ", ".join(route.allowed)
+        return error(405, f"{request.method} is not allowed here; use {allowed}", headers={"Allow": allowed})
+    if request.method == "HEAD":  # GET's answer; the server sends the headers only
+        request = dataclasses.replace(request, method="GET")
     try:
         check_size(request)
         return route.handler(request)

@@ -15,7 +15,7 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .config import Settings, settings_from_env
 
-DEFAULT_STORE = "sqlite:///vmss-responder.sqlite"
+DEFAULT_STORE = "sqlite://vmss-responder.sqlite"
 
 
 @dataclass(slots=True)

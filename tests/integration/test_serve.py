@@ -138,6 +138,8 @@ def test_health_needs_no_key(anonymous: httpx.Client) -> None:
     response = anonymous.get("/api/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+    probe = anonymous.head("/api/health")  # what uptime probes send
+    assert (probe.status_code, probe.content) == (200, b"")
 
 
 @pytest.mark.parametrize(
@@ -165,7 +167,7 @@ def test_unknown_routes_are_404(api: httpx.Client, path: str) -> None:
     ("method", "path", "allow"),
     [
         ("GET", "/api/alerts", "POST"),
-        ("DELETE", "/api/incidents", "GET"),
+        ("DELETE", "/api/incidents", "GET, HEAD"),
         ("PUT", "/api/eventgrid", "POST, OPTIONS"),
     ],
 )

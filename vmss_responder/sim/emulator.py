@@ -24,7 +24,7 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socket import socket
+from socket import IPPROTO_TCP, TCP_NODELAY, socket
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -82,6 +82,7 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request: socket, client_address: Any) -> None:  # type: ignore[override]
         """TLS handshake in the connection's own thread, so a slow client cannot stall accept()."""
         request.settimeout(_Handler.timeout)
+        request.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)  # headers and body are separate writes: no Nagle stall
         try:
             connection = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
