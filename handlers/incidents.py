@@ -14,7 +14,6 @@ from .http_api import BadRequest, Request, Response, error, json_response
 
 if TYPE_CHECKING:
     from vmss_responder.engine.incident import ActionRecord, Incident
-    from vmss_responder.runner import Responder
 
 
 def list_incidents(request: Request) -> Response:
@@ -26,7 +25,7 @@ def list_incidents(request: Request) -> Response:
     scale_set = request.query.get("scaleSet", "").strip().rstrip("/").lower()
     found = [
         inc
-        for inc in current_incidents(runtime.responder())
+        for inc in runtime.responder().current_incidents()
         if (not statuses or inc.status.value in statuses) and _matches(inc.scale_set, scale_set)
     ]
     found.sort(key=lambda i: (i.opened, i.id), reverse=True)
@@ -45,16 +44,6 @@ def get_incident(request: Request) -> Response:
     return json_response(
         200, {"incident": incident_view(inc, full=True), "actions": [action_view(a) for a in actions]}
     )
-
-
-def current_incidents(responder: Responder) -> list[Incident]:
-    """Every incident, the state's copy winning for open ones (it is written first)."""
-    by_id = {inc.id: inc for inc in responder.incidents.all()}
-    for part in responder.states.keys():  # noqa: SIM118 - the store's partitions, not a dict
-        state = responder.states.get_by_partition(part)
-        if state is not None and state.incident is not None:
-            by_id[state.incident.id] = state.incident
-    return list(by_id.values())
 
 
 def _statuses(text: str, known: set[str]) -> set[str]:

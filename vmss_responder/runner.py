@@ -391,13 +391,17 @@ class Responder:
         self.inbox.expire(now)
         return stats
 
-    def find_incident(self, incident_id: str) -> Incident | None:
-        """An incident by ID: the open copy in its scale set's state is the freshest."""
-        for part in self.states.keys():
+    def current_incidents(self) -> list[Incident]:
+        """Every incident, in opening order; for an open one the copy in its scale set's state wins (it is written first)."""
+        by_id = {inc.id: inc for inc in self.incidents.all()}
+        for part in list(self.states.keys()):
             st = self.states.get_by_partition(part)
-            if st and st.incident and st.incident.id == incident_id:
-                return st.incident
-        return self.incidents.get(incident_id)
+            if st and st.incident:
+                by_id[st.incident.id] = st.incident
+        return sorted(by_id.values(), key=lambda i: (i.opened, i.id))
+
+    def find_incident(self, incident_id: str) -> Incident | None:
+        return next((inc for inc in self.current_incidents() if inc.id == incident_id), None)
 
     # ------------------------------------------------------------------ rerun
     def rerun(self, resource_id: str | None = None, incident_id: str | None = None, dry_run: bool = False) -> Incident | None:

@@ -93,12 +93,7 @@ def build_report(scenario: Scenario, responder: Any, fleet: Any, emu: Any) -> di
         f"/subscriptions/{scenario.subscription_id}/resourceGroups/{ss['resourceGroup']}/providers/Microsoft.Compute/virtualMachineScaleSets/{ss['name']}"
         for ss in scenario.fleet.get("scaleSets", [])
     }
-    incidents = {inc.id: inc for inc in responder.incidents.all()}
-    for part in responder.states.keys():
-        st = responder.states.get_by_partition(part)
-        if st and st.incident:
-            incidents[st.incident.id] = st.incident  # the state holds the freshest copy of an open incident
-    ordered = sorted(incidents.values(), key=lambda i: (i.opened, i.id))
+    ordered = responder.current_incidents()
     return {
         "scenario": scenario.name,
         "incidents": [
