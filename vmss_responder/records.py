@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from .durations import format_timestamp, parse_timestamp
 from .engine.incident import ActionRecord, Incident, action_from_dict, action_to_dict
 from .engine.state import ScaleSetState
-from .store.base import ConflictError, Store, safe_key
+from .store.base import ConflictError, Record, Store, safe_key
 
 T = TypeVar("T")
 MAX_CONFLICT_RETRIES = 20
@@ -46,10 +46,23 @@ class Inbox:
         """Identical bodies on the same channel are one delivery (Event Grid redelivers byte-identical batches)."""
         return digest(channel + "|" + json.dumps(payload, sort_keys=True, separators=(",", ":")))
 
-    def accept(self, channel: str, payload: Any, received_at: datetime) -> tuple[str, bool]:
-        """Store a delivery before it is acknowledged. False for a redelivery (pending or already done)."""
+    def accept(
+        self, channel: str, payload: Any, received_at: datetime, owner: str, lease_until: datetime
+    ) -> tuple[str, bool]:
+        """Store a delivery before it is acknowledged, leased to ``owner`` while it processes it.
+
+        False for a redelivery (pending or already done). The lease keeps the sweep (here or on
+        another instance) off a delivery that ingest is still handling; a crash lets it expire.
+        """
         did = self.delivery_id(channel, payload)
-        value = {"channel": channel, "payload": payload, "receivedAt": format_timestamp(received_at), "attempts": 0}
+        value = {
+            "channel": channel,
+            "payload": payload,
+            "receivedAt": format_timestamp(received_at),
+            "attempts": 0,
+            "owner": owner,
+            "leaseUntil": format_timestamp(lease_until),
+        }
         if self.store.insert(self.TABLE, "pending", did, value) is None:
             return did, False  # the same delivery is being processed (or waits for the sweep)
         for day in range(self.DONE_DAYS):
@@ -57,6 +70,37 @@ class Inbox:
                 self.store.delete(self.TABLE, "pending", did)
                 return did, False  # processed before: a redelivery after success
         return did, True
+
+    def take(self, rec: Record, owner: str, now: datetime, lease_until: datetime) -> bool:
+        """Lease a pending delivery for a retry; False while another processor's lease runs (or it won the race)."""
+        until = rec.value.get("leaseUntil")
+        if until and rec.value.get("owner") != owner and parse_timestamp(until) > now:
+            return False
+        value = {
+            **rec.value,
+            "owner": owner,
+            "leaseUntil": format_timestamp(lease_until),
+            "attempts": rec.value.get("attempts", 0) + 1,
+        }
+        try:
+            self.store.replace(self.TABLE, "pending", rec.row, value, rec.etag)
+        except (ConflictError, KeyError):
+            return False
+        return True
+
+    def release(self, delivery_id: str, owner: str, now: datetime) -> None:
+        """Give a failed delivery back to the sweep at once instead of when the lease runs out."""
+        rec = self.store.get(self.TABLE, "pending", delivery_id)
+        if rec is None or rec.value.get("owner") != owner:
+            return
+        with contextlib.suppress(ConflictError, KeyError):
+            self.store.replace(
+                self.TABLE,
+                "pending",
+                delivery_id,
+                {**rec.value, "leaseUntil": format_timestamp(now)},
+                rec.etag,
+            )
 
     def done(self, delivery_id: str, at: datetime) -> None:
         """Mark processed: a tombstone first (so a redelivery is recognized), then leave the pending set."""
@@ -74,9 +118,8 @@ class Inbox:
                     dropped += 1
         return dropped
 
-    def pending(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for rec in self.store.query(self.TABLE, "pending"):
-            yield rec.row, rec.value
+    def pending(self) -> Iterator[Record]:
+        yield from self.store.query(self.TABLE, "pending")
 
 
 class Seen:
@@ -134,7 +177,9 @@ class States:
                 return result
             except ConflictError:
                 continue
-        raise ConflictError(f"state of {scale_set_id} kept changing; giving up after {MAX_CONFLICT_RETRIES} tries")
+        raise ConflictError(
+            f"state of {scale_set_id} kept changing; giving up after {MAX_CONFLICT_RETRIES} tries"
+        )
 
     def keys(self) -> Iterator[str]:
         yield from self.store.partitions(self.TABLE)
@@ -170,10 +215,17 @@ class Actions:
 
     def claim(self, record: ActionRecord) -> bool:
         """Exactly once: the first writer of a deterministic action ID executes it."""
-        return self.store.insert(self.TABLE, safe_key(record.incident_id), safe_key(record.id), action_to_dict(record)) is not None
+        return (
+            self.store.insert(
+                self.TABLE, safe_key(record.incident_id), safe_key(record.id), action_to_dict(record)
+            )
+            is not None
+        )
 
     def save(self, record: ActionRecord) -> None:
-        self.store.upsert(self.TABLE, safe_key(record.incident_id), safe_key(record.id), action_to_dict(record))
+        self.store.upsert(
+            self.TABLE, safe_key(record.incident_id), safe_key(record.id), action_to_dict(record)
+        )
 
     def for_incident(self, incident_id: str) -> list[ActionRecord]:
         return [action_from_dict(r.value) for r in self.store.query(self.TABLE, safe_key(incident_id))]
@@ -222,7 +274,12 @@ class Rejected:
 
     def add(self, at: datetime, channel: str, reason: str, delivery_id: str) -> None:
         row = f"{format_timestamp(at)}|{digest(delivery_id + reason)}"
-        self.store.upsert(self.TABLE, "all", safe_key(row), {"at": format_timestamp(at), "channel": channel, "reason": reason[:2000]})
+        self.store.upsert(
+            self.TABLE,
+            "all",
+            safe_key(row),
+            {"at": format_timestamp(at), "channel": channel, "reason": reason[:2000]},
+        )
 
     def all(self) -> list[dict[str, Any]]:
         return [r.value for r in self.store.query(self.TABLE, "all")]

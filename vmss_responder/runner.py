@@ -54,7 +54,11 @@ class IngestResult:
     field: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"accepted": self.accepted, "signals": self.signals, "duplicates": self.duplicates}
+        out: dict[str, Any] = {
+            "accepted": self.accepted,
+            "signals": self.signals,
+            "duplicates": self.duplicates,
+        }
         if self.delivery_id:
             out["deliveryId"] = self.delivery_id
         if self.ignored:
@@ -72,7 +76,15 @@ class OutOfScope(ValueError):
 
 
 class Responder:
-    def __init__(self, settings: Settings, store: Store, clock: Clock, clients: Any, outbox: Any, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        clients: Any,
+        outbox: Any,
+        owner: str | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -98,13 +110,17 @@ class Responder:
         except PayloadError as exc:
             self.rejected.add(now, channel, f"malformed payload: {exc}", Inbox.delivery_id(channel, payload))
             return IngestResult(False, error=exc.message, field=exc.field)
-        delivery_id, fresh = self.inbox.accept(channel, payload, now)
+        holder = uuid.uuid4().hex  # per invocation: a sweep on this same instance must not take it either
+        delivery_id, fresh = self.inbox.accept(
+            channel, payload, now, holder, now + self.settings.lease_duration
+        )
         if not fresh:
             return IngestResult(True, delivery_id, duplicates=len(parsed.signals))
         try:
             result = self._process(delivery_id, channel, parsed)
         except Exception:  # the delivery is stored: the sweep retries it, the sender does not need to
             log.exception("processing delivery %s failed; the sweep will retry it", delivery_id)
+            self.inbox.release(delivery_id, holder, self.clock.now())
             return IngestResult(True, delivery_id, signals=len(parsed.signals))
         self.inbox.done(delivery_id, self.clock.now())
         return result
@@ -115,7 +131,9 @@ class Responder:
         groups: dict[str, tuple[ScaleSetRef, list[Signal]]] = {}
         for sig in parsed.signals:
             if sig.scale_set is None:
-                result.ignored.append(f"{sig.source}: {sig.detail or 'subscription-wide event'} (recorded, not about one scale set)")
+                result.ignored.append(
+                    f"{sig.source}: {sig.detail or 'subscription-wide event'} (recorded, not about one scale set)"
+                )
                 continue
             groups.setdefault(sig.scale_set.key, (sig.scale_set, []))[1].append(sig)
         due: list[ScaleSetRef] = []
@@ -148,7 +166,9 @@ class Responder:
         return self.settings.scopes
 
     # ------------------------------------------------------------------ evaluate
-    def evaluate(self, ref: ScaleSetRef, *, dry_run: bool = False, reason: str | None = None, lookup: bool = False) -> Incident | None:
+    def evaluate(
+        self, ref: ScaleSetRef, *, dry_run: bool = False, reason: str | None = None, lookup: bool = False
+    ) -> Incident | None:
         """Read live state once, decide, act, notify. Returns the incident it touched, if any."""
         now = self.clock.now()
         key = ref.key
@@ -160,7 +180,9 @@ class Responder:
         finally:
             self.leases.release(key, self.owner)
 
-    def _evaluate_locked(self, ref: ScaleSetRef, now: datetime, *, dry_run: bool, reason: str | None, lookup: bool) -> Incident | None:
+    def _evaluate_locked(
+        self, ref: ScaleSetRef, now: datetime, *, dry_run: bool, reason: str | None, lookup: bool
+    ) -> Incident | None:
         from .azure import ArmThrottled
 
         key = ref.key
@@ -178,7 +200,9 @@ class Responder:
                 st.due = retry_at
                 if st.incident:
                     st.incident.next_check = retry_at
-                    st.incident.note(now, "diagnosis", f"ARM throttled the live read; rechecking at {retry_at:%H:%M:%S}Z")
+                    st.incident.note(
+                        now, "diagnosis", f"ARM throttled the live read; rechecking at {retry_at:%H:%M:%S}Z"
+                    )
 
             self.states.update(key, ref.id, later)
             return None
@@ -202,7 +226,9 @@ class Responder:
             if reason:
                 st.diagnose = reason
             incident_actions = prior if (st.incident and st.incident.id == incident_id) else []
-            d = evaluate(st, facts, now, self.settings, incident_actions, dry_run=dry_run, lookup_note=lookup_note)
+            d = evaluate(
+                st, facts, now, self.settings, incident_actions, dry_run=dry_run, lookup_note=lookup_note
+            )
             inc = d.closed or st.incident
             planned = [self._record(inc, p, now) for p in d.actions] if inc else []
             if inc:
@@ -215,8 +241,14 @@ class Responder:
                     seq = st.notify_seq.get(inc.id, 0) + 1
                     st.notify_seq[inc.id] = seq
                     note = Notification(
-                        id=f"{inc.id}:{seq}", incident_id=inc.id, seq=seq, severity=intent.severity, reason=intent.reason,
-                        at=now, title=intent.title, incident=inc.to_dict(),
+                        id=f"{inc.id}:{seq}",
+                        incident_id=inc.id,
+                        seq=seq,
+                        severity=intent.severity,
+                        reason=intent.reason,
+                        at=now,
+                        title=intent.title,
+                        incident=inc.to_dict(),
                         actions=[_action_dict(a) for a in known.values()],
                     )
                     st.outbox.append(note.to_dict())
@@ -253,7 +285,13 @@ class Responder:
         start = (inc.first_signal if inc else now) - self.settings.activity_log_lookback
         result = lookup_operations(self.clients.logs(), self.settings.workspace_id, ref.id, start, now)
         if result.signals:
-            fresh = [s for s in result.signals if self.seen.claim(s.dedup_key, f"activity:{now.isoformat()}", now, now + self.settings.dedup_retention)]
+            fresh = [
+                s
+                for s in result.signals
+                if self.seen.claim(
+                    s.dedup_key, f"activity:{now.isoformat()}", now, now + self.settings.dedup_retention
+                )
+            ]
             if fresh:
                 self.states.update(ref.key, ref.id, lambda st: absorb(st, fresh, now, self.settings))
         return result.note
@@ -262,9 +300,14 @@ class Responder:
         ids = "-".join(p.instance_ids) or "set"
         return ActionRecord(
             id=f"{inc.id}:{p.op}:{ids}" + ("" if p.execute else ":shadow"),
-            at=now, op=p.op, scale_set=inc.scale_set, instance_ids=list(p.instance_ids),
-            mode="executed" if p.execute else "shadow", result="pending" if p.execute else "skipped",
-            reason=p.reason, incident_id=inc.id,
+            at=now,
+            op=p.op,
+            scale_set=inc.scale_set,
+            instance_ids=list(p.instance_ids),
+            mode="executed" if p.execute else "shadow",
+            result="pending" if p.execute else "skipped",
+            reason=p.reason,
+            incident_id=inc.id,
         )
 
     def _run(self, ref: ScaleSetRef, planned: list[ActionRecord], facts: Any) -> None:
@@ -278,7 +321,14 @@ class Responder:
             if rec.mode != "executed":
                 continue
             compute = self.clients.compute(ref.subscription)
-            call = run_action(compute, ref, rec.op, rec.instance_ids, script=self.settings.run_command_script, capacity=facts.capacity)
+            call = run_action(
+                compute,
+                ref,
+                rec.op,
+                rec.instance_ids,
+                script=self.settings.run_command_script,
+                capacity=facts.capacity,
+            )
             own.append(call.correlation_id.lower())
             rec.correlation_id = call.correlation_id
             rec.detail = call.detail
@@ -313,7 +363,11 @@ class Responder:
         for rec in records:
             if rec.mode == "executed" and rec.result == "pending":
                 compute = self.clients.compute(ref.subscription)
-                if rec.op == "replace_instance" and rec.capacity is not None and facts.instance(rec.instance_ids[0]) is None:
+                if (
+                    rec.op == "replace_instance"
+                    and rec.capacity is not None
+                    and facts.instance(rec.instance_ids[0]) is None
+                ):
                     call = restore_capacity(compute, ref, rec.capacity)
                     rec.result = "succeeded" if call.ok else "failed"
                     rec.detail += f"; {call.detail}"
@@ -363,14 +417,21 @@ class Responder:
 
         now = self.clock.now()
         stats = {"deliveries": 0, "evaluations": 0, "notifications": 0}
-        for delivery_id, value in list(self.inbox.pending()):
+        holder = uuid.uuid4().hex
+        for rec in list(self.inbox.pending()):
+            if not self.inbox.take(rec, holder, now, now + self.settings.lease_duration):
+                continue  # ingest (here or on another instance) is still handling it
+            delivery_id, value = rec.row, rec.value
             try:
                 parsed = parse(value["channel"], value["payload"], received_at=now)
                 self._process(delivery_id, value["channel"], parsed)
             except PayloadError as exc:  # cannot happen for stored deliveries unless parsers changed: park it
-                self.rejected.add(now, value["channel"], f"stored delivery no longer parses: {exc}", delivery_id)
+                self.rejected.add(
+                    now, value["channel"], f"stored delivery no longer parses: {exc}", delivery_id
+                )
             except Exception:
                 log.exception("retrying delivery %s failed; will retry on the next sweep", delivery_id)
+                self.inbox.release(delivery_id, holder, self.clock.now())
                 continue
             self.inbox.done(delivery_id, self.clock.now())
             stats["deliveries"] += 1
@@ -404,7 +465,9 @@ class Responder:
         return next((inc for inc in self.current_incidents() if inc.id == incident_id), None)
 
     # ------------------------------------------------------------------ rerun
-    def rerun(self, resource_id: str | None = None, incident_id: str | None = None, dry_run: bool = False) -> Incident | None:
+    def rerun(
+        self, resource_id: str | None = None, incident_id: str | None = None, dry_run: bool = False
+    ) -> Incident | None:
         """Manual rerun: re-read live state now (and the Activity Log), re-decide; scope-checked first."""
         if incident_id:
             inc = self.find_incident(incident_id)
@@ -419,7 +482,9 @@ class Responder:
         ref = parsed[0]
         if not in_scopes(ref, self.scopes):
             raise OutOfScope(f"{ref.id} is outside the configured scopes")
-        return self.evaluate(ref, dry_run=dry_run, reason=f"manual rerun{' (dry run)' if dry_run else ''}", lookup=True)
+        return self.evaluate(
+            ref, dry_run=dry_run, reason=f"manual rerun{' (dry run)' if dry_run else ''}", lookup=True
+        )
 
 
 def _action_dict(a: ActionRecord) -> dict[str, Any]:

@@ -249,11 +249,6 @@ def test_the_timer_sweep_evaluates_a_held_incident_once_its_hold_ends(
     assert arm.counts()["reads"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (reported): the sweep retries a delivery that ingest is still processing, and Seen.claim "
-    "lets the same delivery ID claim a signal twice, so the signal is absorbed twice",
-)
 def test_deliveries_ingested_while_the_timer_sweeps_are_absorbed_once(
     scenario: Scenario, responder: Responder, arm: ArmEmulator
 ) -> None:
