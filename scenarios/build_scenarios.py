@@ -885,6 +885,43 @@ def blast_radius_one_at_a_time() -> Story:
 
 
 @story
+def failed_action_hands_over() -> Story:
+    s = Story(
+        "failed-action-hands-over",
+        "Ten queue workers, repairs not configured, restarts allowed. Instances 1 and 5 fail their health probes and "
+        "the scale set is Degraded at 09:00. After the hold the responder restarts instance 1 (one at a time), but "
+        "instance 1 comes back unhealthy: the restart did not help. Rule: once an action fails to remediate, on-call "
+        "owns the incident: the responder pages once and never acts again in that incident, not on instance 5 either, "
+        "not on any later recheck.",
+        until="+90m",
+        config=act("restart_instance"),
+        fleet=scale_set(
+            "rg-queue-prod",
+            "vmss-workers",
+            [
+                instance(
+                    i,
+                    zone_of(i),
+                    "Unhealthy" if i in (1, 5) else "Healthy",
+                    after_repair={"health": "Unhealthy"} if i == 1 else None,
+                )
+                for i in range(10)
+            ],
+        ),
+    )
+    s.degraded("+0m")
+    s.degraded("+40m", via="alert")
+    s.expect = {
+        "pages": 1,
+        "incidents": [incident(s, "escalated", "repairs_disabled")],
+        "actions": [action(s, "restart_instance", ["1"])],
+        "exactActions": True,
+        "forbidActions": [{"op": "restart_instance", "instanceIds": ["5"], "mode": "executed"}],
+    }
+    return s
+
+
+@story
 def platform_initiated_annotation() -> Story:
     s = Story(
         "platform-initiated-annotation",

@@ -110,10 +110,16 @@ def evaluate(
     if not a.problems and not a.settling and not in_flight:
         if inc.trigger == "flapping" and flap:
             inc.next_check = now + settings.flap_window
+            inc.explanation = (
+                f"Autoscale is flapping: {flap}. Every instance is healthy ({len(facts.instances)} of {len(facts.instances)}); "
+                "each reversal churns instances. Widen the gap between the scale-out and scale-in thresholds or lengthen "
+                f"the cooldown. Watching until {inc.next_check:%H:%M}Z."
+            )
             _finish(inc, d, material, now, "flapping")
             state.due = inc.next_check
             return d
-        return _close(state, inc, a, facts, now, settings, executed, d)
+        diagnostics = [x for x in actions if x.mode == "executed" and x.op == "run_command"]
+        return _close(state, inc, a, facts, now, settings, executed, d, diagnostics)
 
     if not a.problems and (a.settling or in_flight):
         inc.phase = "verifying" if in_flight else "settling"
@@ -127,7 +133,9 @@ def evaluate(
     if inc.explained_by and not inc.paged and not executed and until and now < until:
         inc.phase = "waiting_operation"
         inc.next_check = until
-        inc.explanation = _explain_open(inc, state, a, facts, settings, f"waiting until {until:%H:%M}Z for the operation to settle")
+        inc.explanation = _explain_open(
+            inc, state, a, facts, settings, f"waiting until {until:%H:%M}Z for the operation to settle"
+        )
         state.due = until
         return d
 
@@ -142,33 +150,53 @@ def evaluate(
             continue
         if _action_done(x, a):
             d.verified[x.id] = True
-            inc.note(now, "decision", f"{x.op} on {_targets(x.instance_ids)} verified: the live view shows recovery")
+            inc.note(
+                now,
+                "decision",
+                f"{x.op} on {_targets(x.instance_ids)} verified: the live view shows recovery",
+            )
         elif now >= x.at + _verify_window(x, facts, settings):
             d.verified[x.id] = False
-            inc.note(now, "decision", f"{x.op} on {_targets(x.instance_ids)} did not bring it back within {_verify_window(x, facts, settings)}")
+            inc.note(
+                now,
+                "decision",
+                f"{x.op} on {_targets(x.instance_ids)} did not bring it back within {_verify_window(x, facts, settings)}",
+            )
         else:
             waiting_on.append(x)
     if waiting_on:
         deadline = min(x.at + _verify_window(x, facts, settings) for x in waiting_on)
         inc.phase = "verifying"
         inc.next_check = min(deadline, now + settings.verify_interval)
-        inc.explanation = _explain_open(inc, state, a, facts, settings, f"verifying {', '.join(x.op for x in waiting_on)} until {deadline:%H:%M}Z")
+        inc.explanation = _explain_open(
+            inc,
+            state,
+            a,
+            facts,
+            settings,
+            f"verifying {', '.join(x.op for x in waiting_on)} until {deadline:%H:%M}Z",
+        )
         _finish(inc, d, material, now, "updated")
         state.due = inc.next_check
         return d
-    failed_before = any(v is False for v in d.verified.values())
+    # sticky: once an action of this incident failed to remediate, on-call owns it; later rechecks never act again
+    failed_before = any(v is False for v in d.verified.values()) or any(x.verified is False for x in executed)
 
     # 4. hold --------------------------------------------------------------------------------
     hold_end = inc.first_signal + settings.hold_period
     if inc.trigger == "health" and not inc.explained_by and not inc.paged and now < hold_end:
         inc.phase = "holding"
         inc.next_check = hold_end
-        inc.explanation = _explain_open(inc, state, a, facts, settings, f"held until {hold_end:%H:%M}Z in case it clears")
+        inc.explanation = _explain_open(
+            inc, state, a, facts, settings, f"held until {hold_end:%H:%M}Z in case it clears"
+        )
         state.due = hold_end
         return d
 
     # 5. act or page -------------------------------------------------------------------------
-    plan, waiting, refusals = _plan(state, inc, a, facts, now, settings, actions, dry_run, failed_before=failed_before)
+    plan, waiting, refusals = _plan(
+        state, inc, a, facts, now, settings, actions, dry_run, failed_before=failed_before
+    )
     for p in plan:
         d.actions.append(p)
         inc.note(now, "decision", f"{p.op} {_targets(p.instance_ids)}: {p.reason}")
@@ -189,7 +217,9 @@ def evaluate(
     if need_page:
         inc.paged = True
         inc.status = Status.ESCALATED
-        d.notifications.append(NotifyIntent("page", "escalated" if inc.notified else "opened", _title(inc, facts, "page")))
+        d.notifications.append(
+            NotifyIntent("page", "escalated" if inc.notified else "opened", _title(inc, facts, "page"))
+        )
         inc.notified = True
     else:
         known = {(x.op, tuple(x.instance_ids), x.mode == "executed") for x in actions}
@@ -273,7 +303,9 @@ def _plan(
 
     if a.platform_problem:
         codes = [c for c in ("zone_concentrated", "platform_initiated") if a.has(c)]
-        refusals.append(f"per-instance actions held: {', '.join(codes)} points at the platform, not the instances")
+        refusals.append(
+            f"per-instance actions held: {', '.join(codes)} points at the platform, not the instances"
+        )
         return plan, None, refusals
     if a.has("probe_misconfigured"):
         refusals.append(
@@ -293,7 +325,12 @@ def _plan(
 
     # -- resume suspended repairs (scale-set level) ---------------------------------------
     repairable = [
-        i for i, inst in a.problems.items() if not inst.provisioning_failed and i not in protected and i not in protected_scale_in and not inst.stopped
+        i
+        for i, inst in a.problems.items()
+        if not inst.provisioning_failed
+        and i not in protected
+        and i not in protected_scale_in
+        and not inst.stopped
     ]
     resumed = any(x.op == "resume_repairs" for x in actions if x.mode == "executed")
     if a.has("repairs_suspended") and repairable and not resumed:
@@ -311,7 +348,9 @@ def _plan(
                 f"{int(settings.resume_budget_window.total_seconds() // 3600)} h is spent (repairs keep getting suspended)"
             )
         elif last and now < last + backoff:
-            refusals.append(f"resume_repairs refused: backing off until {last + backoff:%H:%M}Z after the last resume")
+            refusals.append(
+                f"resume_repairs refused: backing off until {last + backoff:%H:%M}Z after the last resume"
+            )
         else:
             decide("resume_repairs", [], why)
             if plan and plan[-1].execute:
@@ -320,23 +359,44 @@ def _plan(
 
     diagnosing: set[str] = set()
     # -- optional diagnostic run command on one instance -----------------------------------
+    # never on an instance the platform is about to repair (grace period, or repairs just resumed)
+    platform_repairs = set(grace_ids) if facts.repairs_running else set()
+    if resumed or any(p.op == "resume_repairs" and p.execute for p in plan):
+        platform_repairs.update(repairable)
     if "run_command" in settings.allowed_actions and not any(x.op == "run_command" for x in actions):
         target = next(
-            (i for i in sorted(a.problems, key=instance_order) if i not in protected and not a.problems[i].stopped and not a.problems[i].provisioning_failed),
+            (
+                i
+                for i in sorted(a.problems, key=instance_order)
+                if i not in protected
+                and i not in platform_repairs
+                and not a.problems[i].stopped
+                and not a.problems[i].provisioning_failed
+            ),
             None,
         )
         if target:
-            decide("run_command", [target], f"collect diagnostics ({settings.run_command_script}) from instance {target}")
+            decide(
+                "run_command",
+                [target],
+                f"collect diagnostics ({settings.run_command_script}) from instance {target}",
+            )
             if plan[-1].execute:
                 # one thing at a time on an instance: act on it once the diagnostics are collected
                 diagnosing.add(target)
-                waiting = min(waiting, now + settings.verify_interval) if waiting else now + settings.verify_interval
+                waiting = (
+                    min(waiting, now + settings.verify_interval)
+                    if waiting
+                    else now + settings.verify_interval
+                )
 
     # -- per-instance -----------------------------------------------------------------------
     in_flight = sum(
         1
         for x in actions
-        if x.mode == "executed" and x.op in PER_INSTANCE_ACTIONS and x.verified is None
+        if x.mode == "executed"
+        and x.op in PER_INSTANCE_ACTIONS
+        and x.verified is None
         and any(i in a.problems or i in a.settling for i in x.instance_ids)
     )
     slots = blast_radius(a.total) - in_flight
@@ -349,19 +409,36 @@ def _plan(
             continue
         if inst.provisioning_failed:
             if iid in protected_scale_in:
-                refusals.append(f"instance {iid} failed provisioning but is protected from scale-in: not replaced")
+                refusals.append(
+                    f"instance {iid} failed provisioning but is protected from scale-in: not replaced"
+                )
                 continue
-            op, why = "replace_instance", f"instance {iid} failed provisioning, which automatic repairs never fix"
+            op, why = (
+                "replace_instance",
+                f"instance {iid} failed provisioning, which automatic repairs never fix",
+            )
         elif iid in grace_ids and facts.repairs_running:
-            until = state.unhealthy_since.get(iid, now) + (facts.grace_period or timedelta()) + settings.repair_wait_margin
+            until = (
+                state.unhealthy_since.get(iid, now)
+                + (facts.grace_period or timedelta())
+                + settings.repair_wait_margin
+            )
             waiting = min(waiting, until) if waiting else until
             continue
-        elif a.has("repairs_suspended") and (resumed or any(p.op == "resume_repairs" and p.execute for p in plan)):
+        elif a.has("repairs_suspended") and (
+            resumed or any(p.op == "resume_repairs" and p.execute for p in plan)
+        ):
             continue  # the platform repairs it once resumed
         elif inst.stopped:
-            op, why = "restart_instance", f"instance {iid} is {inst.power_state} with no operation that explains it"
+            op, why = (
+                "restart_instance",
+                f"instance {iid} is {inst.power_state} with no operation that explains it",
+            )
         elif any(e.failed for e in inst.extensions):
-            op, why = "reimage_instance", f"instance {iid}: an extension failed; a reimage re-runs it on a clean disk"
+            op, why = (
+                "reimage_instance",
+                f"instance {iid}: an extension failed; a reimage re-runs it on a clean disk",
+            )
         else:
             op, why = "restart_instance", f"instance {iid} is {inst.health} and nothing else will repair it"
             if facts.repairs_running:
@@ -370,13 +447,17 @@ def _plan(
             refusals.append(f"instance {iid} was already acted on in this incident: no second action")
             continue
         if len(state.instance_actions.get(iid, [])) >= settings.instance_action_budget:
-            refusals.append(f"{op} on instance {iid} refused: the per-instance budget of {settings.instance_action_budget} is spent")
+            refusals.append(
+                f"{op} on instance {iid} refused: the per-instance budget of {settings.instance_action_budget} is spent"
+            )
             continue
         if slots <= 0 and settings.allows(op) and not dry_run:
             refusals.append(
                 f"{op} on instance {iid} deferred: blast radius allows {blast_radius(a.total)} instance(s) at a time"
             )
-            waiting = min(waiting, now + settings.verify_interval) if waiting else now + settings.verify_interval
+            waiting = (
+                min(waiting, now + settings.verify_interval) if waiting else now + settings.verify_interval
+            )
             continue
         decide(op, [iid], why)
         if plan[-1].execute:
@@ -394,6 +475,7 @@ def _close(
     settings: Settings,
     executed: list[ActionRecord],
     d: Decisions,
+    diagnostics: list[ActionRecord],
 ) -> Decisions:
     recovered_at = _recovered_at(inc, state, now)
     ops = [op for op in covering_operations(inc, state, settings) if op.key in inc.explained_by]
@@ -401,29 +483,61 @@ def _close(
     for x in remedied:
         d.verified[x.id] = True
     healthy = sum(1 for i in facts.instances if i.healthy)
-    stopped = f"; instances {', '.join(sorted(a.intended_stops, key=instance_order))} stopped on purpose" if a.intended_stops else ""
+    stopped = (
+        f"; instances {', '.join(sorted(a.intended_stops, key=instance_order))} stopped on purpose"
+        if a.intended_stops
+        else ""
+    )
     if inc.paged:
         inc.explanation += f" Recovered at {recovered_at:%H:%M}Z: {healthy} of {len(facts.instances)} instances healthy{stopped}."
     elif remedied:
         inc.status = Status.REMEDIATED
         did = "; ".join(f"{x.op} {_targets(x.instance_ids)} at {x.at:%H:%M}Z" for x in remedied)
+        looked = "".join(
+            f"collected diagnostics from instance {', '.join(x.instance_ids)} (run_command at {x.at:%H:%M}Z, "
+            f"{'output attached' if x.output else x.result}), then "
+            for x in diagnostics
+        )
         inc.explanation = (
-            f"{_problem_summary(inc)} The responder acted ({did}) and the live view confirms recovery at "
+            f"{_problem_summary(inc)} The responder {looked}acted ({did}) and the live view confirms recovery at "
             f"{recovered_at:%H:%M}Z: {healthy} of {len(facts.instances)} instances healthy."
         )
     elif ops:
         inc.status = Status.SUPPRESSED
         op = _primary(ops)
         inc.add_finding("scale_operation", f"{describe_operation(op)} ({operation_reference(op, settings)})")
-        after = f"{minutes_between(op.ended, recovered_at)} minutes after the operation completed" if op.ended else "while it ran"
-        extra = f"; also {len(ops) - 1} other operation(s)" if len(ops) > 1 else ""
-        inc.explanation = (
-            f"{_state_words(inc)} while {describe_operation(op)} ({operation_reference(op, settings)}{extra}); "
-            f"recovered {after}{stopped}"
+        after = (
+            f"{minutes_between(op.ended, recovered_at)} minutes after the operation completed"
+            if op.ended
+            else "while it ran"
         )
+        named = [op]  # name each operation that explains instances the ones before it do not
+        for other in sorted(ops, key=lambda o: o.started):
+            covered = {i for o in named for i in o.instance_ids}
+            if (
+                other is not op
+                and other.instance_ids
+                and not set(other.instance_ids) <= covered
+                and len(named) < 3
+            ):
+                named.append(other)
+        more = f" and {len(ops) - len(named)} related operation(s)" if len(ops) > len(named) else ""
+        during = (
+            " and ".join(f"{describe_operation(o)} ({operation_reference(o, settings)})" for o in named)
+            + more
+        )
+        still_stopped = set(inc.instance_ids) <= set(a.intended_stops) if inc.instance_ids else False
+        if still_stopped:
+            ids = ", ".join(sorted(a.intended_stops, key=instance_order))
+            outcome = f"health cleared {after}; instances {ids} remain stopped on purpose, so there is nothing to repair"
+        else:
+            outcome = f"recovered {after}{stopped}"
+        inc.explanation = f"{_state_words(inc)} while {during}; {outcome}"
     elif a.intended_stops:
         inc.status = Status.SUPPRESSED
-        inc.add_finding("scale_operation", "; ".join(f"instance {i}: {why}" for i, why in a.intended_stops.items()))
+        inc.add_finding(
+            "scale_operation", "; ".join(f"instance {i}: {why}" for i, why in a.intended_stops.items())
+        )
         inc.explanation = (
             f"{_state_words(inc)} because instances were stopped on purpose: "
             + "; ".join(f"instance {i}: {why}" for i, why in sorted(a.intended_stops.items()))
@@ -462,7 +576,13 @@ def _recovered_at(inc: Incident, state: ScaleSetState, now: datetime) -> datetim
 
 def _state_words(inc: Incident) -> str:
     states = [e.text for e in inc.timeline if e.kind == "signal"]
-    word = "Degraded" if any("Degraded" in s for s in states) else "Unavailable" if any("Unavailable" in s for s in states) else "Unhealthy"
+    word = (
+        "Degraded"
+        if any("Degraded" in s for s in states)
+        else "Unavailable"
+        if any("Unavailable" in s for s in states)
+        else "Unhealthy"
+    )
     ids = inc.instance_ids
     who = f" (instance{'s' if len(ids) > 1 else ''} {', '.join(ids)})" if ids else ""
     return f"{word}{who}"
@@ -487,21 +607,35 @@ def _explain_open(
     ops = [op for op in state.operations if op.key in inc.explained_by]
     if ops:
         op = _primary(ops)
-        parts.append(f"It began during an operation: {describe_operation(op)} ({operation_reference(op, settings)}).")
+        parts.append(
+            f"It began during an operation: {describe_operation(op)} ({operation_reference(op, settings)})."
+        )
     elif inc.trigger == "health":
         looked = [e.text for e in inc.timeline if e.kind == "activity_log"]
-        parts.append("No operation explains it" + (f" ({looked[-1]})." if looked else " (none was delivered)."))
+        parts.append(
+            "No operation explains it" + (f" ({looked[-1]})." if looked else " (none was delivered).")
+        )
     if a.problems:
         parts.append(
             "Live view: "
-            + "; ".join(f"instance {i}: {a.problems[i].describe()}" for i in sorted(a.problems, key=instance_order))
+            + "; ".join(
+                f"instance {i}: {a.problems[i].describe()}" for i in sorted(a.problems, key=instance_order)
+            )
             + f" ({sum(1 for i in facts.instances if i.healthy)} of {len(facts.instances)} healthy)."
         )
     for f in a.findings:
-        if f.code in ("repairs_disabled", "repairs_suspended", "probe_misconfigured", "zone_concentrated", "platform_initiated"):
+        if f.code in (
+            "repairs_disabled",
+            "repairs_suspended",
+            "probe_misconfigured",
+            "zone_concentrated",
+            "platform_initiated",
+        ):
             parts.append(f"{f.code}: {f.evidence}.")
     for p in plan or []:
-        parts.append(f"{'Doing' if p.execute else 'Would do'}: {p.op} {_targets(p.instance_ids)} ({p.reason}).")
+        parts.append(
+            f"{'Doing' if p.execute else 'Would do'}: {p.op} {_targets(p.instance_ids)} ({p.reason})."
+        )
     for r in refusals or []:
         parts.append(r[0].upper() + r[1:] + ".")
     if waiting:
@@ -512,8 +646,14 @@ def _explain_open(
 def _title(inc: Incident, facts: ScaleSetFacts | None, severity: str) -> str:
     name = inc.scale_set.rsplit("/", 1)[-1]
     ids = inc.instance_ids
-    what = f"instance{'s' if len(ids) > 1 else ''} {', '.join(ids[:5])}{'…' if len(ids) > 5 else ''}" if ids else "scale set"
+    what = (
+        f"instance{'s' if len(ids) > 1 else ''} {', '.join(ids[:5])}{'…' if len(ids) > 5 else ''}"
+        if ids
+        else "scale set"
+    )
     codes = ", ".join(inc.finding_codes()[:3])
     if severity == "resolved":
         return f"Resolved: {name} {what} ({inc.status.value})"
+    if inc.trigger == "flapping" and not ids:
+        return f"{name}: autoscale flapping" + (f" ({codes})" if codes else "")
     return f"{name}: {what} unhealthy" + (f" ({codes})" if codes else "")
