@@ -19,8 +19,16 @@ from pydantic.alias_generators import to_camel
 from .durations import parse_duration
 from .identity import is_scope
 
-ActionName = Literal["resume_repairs", "restart_instance", "reimage_instance", "replace_instance", "run_command"]
-ACTION_NAMES: tuple[str, ...] = ("resume_repairs", "restart_instance", "reimage_instance", "replace_instance", "run_command")
+ActionName = Literal[
+    "resume_repairs", "restart_instance", "reimage_instance", "replace_instance", "run_command"
+]
+ACTION_NAMES: tuple[str, ...] = (
+    "resume_repairs",
+    "restart_instance",
+    "reimage_instance",
+    "replace_instance",
+    "run_command",
+)
 
 Duration = Annotated[timedelta, BeforeValidator(lambda v: parse_duration(v) if isinstance(v, str) else v)]
 
@@ -89,6 +97,7 @@ class Settings(BaseModel):
     digest_window: Duration = timedelta(minutes=5)
     notify_max_attempts: int = Field(48, ge=1)
     notify_backoff_max: Duration = timedelta(minutes=10)
+    notify_history_retention: Duration = timedelta(days=7)  # delivery history kept in outboxdone
 
     # --- identity of the responder itself (its own operations never open incidents) -----
     own_principals: StrList = ()
@@ -98,7 +107,9 @@ class Settings(BaseModel):
     def _scopes_are_scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for scope in value:
             if "*" in scope or not is_scope(scope):
-                raise ValueError(f"{scope!r} is not a subscription or resource group ID (wildcards are not allowed)")
+                raise ValueError(
+                    f"{scope!r} is not a subscription or resource group ID (wildcards are not allowed)"
+                )
         return tuple(s.rstrip("/") for s in value)
 
     @field_validator("allowed_actions")

@@ -450,6 +450,7 @@ class Responder:
                 stats["evaluations"] += 1
         stats["notifications"] = len(self.outbox.deliver_due())
         self.inbox.expire(now)
+        self.outbox.prune_history(now)
         return stats
 
     def current_incidents(self) -> list[Incident]:

@@ -246,7 +246,7 @@ def test_two_app_instances_never_send_the_same_record(
     store_pair: tuple[Store, Store], clock: VirtualClock, receiver: Receiver
 ) -> None:
     """Two outboxes on separate connections to one database, sweeping at the same time."""
-    s = settings_for(webhookUrl=receiver.url)
+    s = settings_for(webhookUrl=receiver.url, digestThreshold=100)  # no digest: each record on its own
     receiver.answer(202, delay=0.02)
     clients = [httpx.Client(timeout=5.0) for _ in store_pair]
     boxes = [Outbox(st, s, clock, build_senders(s, st, clock, c)) for st, c in zip(store_pair, clients)]
@@ -373,3 +373,21 @@ def test_the_outage_hour(
     attempts = {(d.channel, d.notification_id): d.attempts for d in sent}
     assert attempts["webhook", "inc-a:1"] > 5  # retried through the outage
     assert attempts["webhook", "inc-a:2"] == 1  # waited behind seq 1 without burning attempts
+
+
+def test_delivery_history_is_pruned_after_its_retention(
+    store: SqliteStore, clock: VirtualClock, receiver: Receiver, client: httpx.Client
+) -> None:
+    box = webhook_outbox(store, clock, receiver, client, notifyHistoryRetention="P7D")
+    box.enqueue(notification("inc-old", 1, START))
+    box.deliver_due()
+    advance(clock, 6 * 24 * 60)
+    box.enqueue(notification("inc-new", 1, clock.now()))
+    box.deliver_due()
+    assert box.prune_history(clock.now()) == 0  # both inside seven days
+    advance(clock, 2 * 24 * 60)
+    assert box.prune_history(clock.now()) == 1
+    assert [d.incident_id for d in box.deliveries()] == ["inc-new"]
+    box.enqueue(notification("inc-new", 2, clock.now()))
+    box.deliver_due()
+    assert box.prune_history(clock.now()) == 0  # at most one scan an hour

@@ -44,6 +44,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..durations import format_timestamp, parse_timestamp
 from ..store.base import ConflictError, Record, Store, safe_key
+from .digest import Gate, Gates, digest_of
 from .model import Notification
 from .senders import Sender, SendResult, build_senders, redactor_for
 
@@ -52,6 +53,10 @@ log = logging.getLogger("vmss_responder.notify")
 OUTBOX_TABLE = "outbox"
 DONE_TABLE = "outboxdone"
 FALLBACK_CHANNEL = "log"
+# Channels whose storms fold into digests. PagerDuty keeps one event per incident: each page needs
+# its own dedup_key to be resolved later, and PagerDuty groups alerts itself.
+PRUNE_EVERY = timedelta(hours=1)
+DIGESTED = frozenset({"teams", "webhook", "log"})
 
 # Why an attempt did not finish a record: another instance holds it, it was finished before
 # (only cleanup was left), or it failed and waits for its next attempt.
@@ -114,6 +119,8 @@ class Outbox:
             senders if senders is not None else build_senders(settings, store, clock, app_url=app_url)
         )
         self._owner = uuid.uuid4().hex  # lease owner: this outbox object
+        self._gates = Gates(store)
+        self._pruned_at: datetime | None = None
         self._redact = redactor_for(settings)
 
     @property
@@ -166,7 +173,15 @@ class Outbox:
         records = list(self._store.query(OUTBOX_TABLE, channel))
         chains = [list(group) for _, group in groupby(records, key=lambda r: r.row.rsplit("|", 1)[0])]
         chains.sort(key=lambda chain: (parse_timestamp(chain[0].value["notification"]["at"]), chain[0].row))
+        gate = self._gates.load(channel, self._clock.now(), self._settings) if channel in DIGESTED else None
+        if gate is not None and gate.releasing(self._clock.now()):
+            folded = self._release(channel, sender, chains, gate, finished)
+            if folded is None:
+                return budget  # the digest failed (retried later) or another instance is releasing it
+            chains = [c for c in chains if c[0].value["notification"]["incidentId"] not in folded]
         for chain in chains:
+            if gate is not None and not self._admit(channel, gate, chain):
+                continue  # held for the next digest
             for record in chain:  # in seq order; stop at the first record not finished now
                 if budget <= 0 or not self._due(record):
                     break
@@ -182,6 +197,66 @@ class Outbox:
                 break  # claimed by someone else
         return budget
 
+    # --- storm digests (see digest.py) -----------------------------------------------------------
+
+    def _admit(self, channel: str, gate: Gate, chain: list[Record]) -> bool:
+        """May this incident's due records go out on their own? Records the decision in the gate."""
+        incident_id = chain[0].value["notification"]["incidentId"]
+        if incident_id in gate.announced or not self._due(chain[0]):
+            return incident_id in gate.announced
+        now = self._clock.now()
+        holding = gate.hold_until
+        if gate.admits(incident_id, now, self._settings):
+            gate.announced[incident_id] = now
+            return self._gates.save(channel, gate)
+        if holding is None:  # this incident started the hold
+            log.info(
+                "outbox: %s holds new incidents for one digest until %s",
+                channel,
+                format_timestamp(gate.hold_until),
+            )
+            self._gates.save(channel, gate)
+        return False
+
+    def _release(
+        self, channel: str, sender: Sender, chains: list[list[Record]], gate: Gate, finished: list[Delivery]
+    ) -> set[str] | None:
+        """Send what the gate held as one digest: the incidents folded into it, or None to stop the channel."""
+        now = self._clock.now()
+        held = [
+            c
+            for c in chains
+            if c[0].value["notification"]["incidentId"] not in gate.announced and self._due(c[0])
+        ]
+        window = gate.hold_until or now
+        folded: set[str] = set()
+        if len(held) > 1:
+            claimed = [
+                (r, etag) for c in held for r in c if self._due(r) and (etag := self._claim(channel, r))
+            ]
+            if not claimed:
+                return None
+            notes = [Notification.from_dict(r.value["notification"]) for r, _ in claimed]
+            digest = digest_of(channel, notes, window, now)
+            result = self._send(sender, channel, digest)
+            settled = [
+                self._settle(channel, r, etag, n, result, f"folded into {digest.id}")
+                for (r, etag), n in zip(claimed, notes, strict=True)
+            ]
+            if not result.ok:
+                return None
+            finished.append(
+                self._record_done(channel, digest, "skipped" if result.skipped else "sent", 1, result, "")
+            )
+            finished.extend(d for d in settled if isinstance(d, Delivery))
+            gate.last_digest = now
+            folded = {n.incident_id for n in notes}
+        else:
+            for c in held:  # a lone held incident is simply sent
+                gate.announced[c[0].value["notification"]["incidentId"]] = now
+        gate.hold_until = None
+        return folded if self._gates.save(channel, gate) else None
+
     def _due(self, record: Record) -> bool:
         now = self._clock.now()
         lease = record.value.get("leaseUntil")
@@ -189,32 +264,55 @@ class Outbox:
             return False
         return parse_timestamp(record.value["nextAttempt"]) <= now
 
-    def _attempt(self, channel: str, sender: Sender, record: Record) -> Delivery | Attempt:
-        """Claim, send and record one record: finished (a Delivery) or why the chain stops here."""
-        now = self._clock.now()
+    def _claim(self, channel: str, record: Record) -> str | None:
+        """Lease a record for one attempt (ETag): the new ETag, or None if another instance has it."""
         claimed = {
             **record.value,
             "leaseOwner": self._owner,
-            "leaseUntil": format_timestamp(now + self._settings.lease_duration),
+            "leaseUntil": format_timestamp(self._clock.now() + self._settings.lease_duration),
         }
         try:
-            etag = self._store.replace(OUTBOX_TABLE, channel, record.row, claimed, record.etag)
+            return self._store.replace(OUTBOX_TABLE, channel, record.row, claimed, record.etag)
         except ConflictError:
+            return None
+
+    def _attempt(self, channel: str, sender: Sender, record: Record) -> Delivery | Attempt:
+        """Claim, send and record one record: finished (a Delivery) or why the chain stops here."""
+        etag = self._claim(channel, record)
+        if etag is None:
             return "claimed"
         if self._store.get(DONE_TABLE, channel, record.row) is not None:
             # Finished by an earlier attempt whose cleanup did not happen, or re-enqueued after it.
             self._delete(channel, record.row, etag)
             return "already_done"
         notification = Notification.from_dict(record.value["notification"])
-        result = self._send(sender, channel, notification)
+        return self._settle(channel, record, etag, notification, self._send(sender, channel, notification))
+
+    def _settle(
+        self,
+        channel: str,
+        record: Record,
+        etag: str,
+        notification: Notification,
+        result: SendResult,
+        folded: str = "",
+    ) -> Delivery | Attempt:
+        """Book one attempt's result: finished (sent, skipped, dead) or rescheduled with backoff."""
         attempts = int(record.value.get("attempts", 0)) + 1
         if result.ok:
-            outcome = "skipped" if result.skipped else "sent"
+            outcome = "skipped" if (result.skipped or folded) else "sent"
             return self._finish(
-                channel, record.row, etag, notification, outcome, attempts, result, result.skipped or ""
+                channel,
+                record.row,
+                etag,
+                notification,
+                outcome,
+                attempts,
+                result,
+                folded or result.skipped or "",
             )
         if result.retryable and attempts < self._settings.notify_max_attempts:
-            self._reschedule(channel, record.row, etag, claimed, attempts, result)
+            self._reschedule(channel, record.row, etag, record.value, attempts, result)
             return "retry"
         detail = result.error or "failed"
         if result.retryable:
@@ -269,6 +367,20 @@ class Outbox:
         result: SendResult,
         detail: str,
     ) -> Delivery:
+        delivery = self._record_done(channel, notification, outcome, attempts, result, detail)
+        self._delete(channel, row, etag)
+        return delivery
+
+    def _record_done(
+        self,
+        channel: str,
+        notification: Notification,
+        outcome: str,
+        attempts: int,
+        result: SendResult,
+        detail: str,
+    ) -> Delivery:
+        """The delivery history row (also the "already done" check for a re-enqueue)."""
         delivery = Delivery(
             at=self._clock.now(),
             channel=channel,
@@ -283,8 +395,12 @@ class Outbox:
             detail=detail,
             notified_at=notification.at,
         )
-        self._store.insert(DONE_TABLE, channel, row, _delivery_to_dict(delivery))
-        self._delete(channel, row, etag)
+        self._store.insert(
+            DONE_TABLE,
+            channel,
+            row_key(notification.incident_id, notification.seq),
+            _delivery_to_dict(delivery),
+        )
         level = logging.ERROR if outcome == "dead" else logging.INFO
         log.log(
             level,
@@ -302,6 +418,24 @@ class Outbox:
             self._store.delete(OUTBOX_TABLE, channel, row, etag)
         except ConflictError:
             log.warning("outbox: %s/%s changed before cleanup; its next claimer finds it done", channel, row)
+
+    def prune_history(self, now: datetime) -> int:
+        """Drop delivery history older than ``notifyHistoryRetention`` (Tables has no TTL).
+
+        It scans the history, so it runs at most once an hour per app instance; a re-enqueue of a
+        notification only ever happens within minutes, far inside the retention.
+        """
+        if self._pruned_at is not None and now < self._pruned_at + PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        cutoff = now - self._settings.notify_history_retention
+        dropped = 0
+        for channel in list(self._store.partitions(DONE_TABLE)):
+            for r in list(self._store.query(DONE_TABLE, channel)):
+                if parse_timestamp(r.value["at"]) < cutoff:
+                    self._store.delete(DONE_TABLE, channel, r.row)
+                    dropped += 1
+        return dropped
 
     # --- reading --------------------------------------------------------------------------------
 
