@@ -81,7 +81,7 @@ def _notify_test_cmd(args: argparse.Namespace) -> int:
     if args.channel not in senders:
         print(f"channel {args.channel!r} is not configured; configured: {', '.join(senders) or 'none'}", file=sys.stderr)
         return 2
-    note = sample_notification(args.severity, SystemClock().now())
+    note = sample_notification(args.severity, SystemClock().now(), reason="test")
     result = senders[args.channel].send(note)
     print(json.dumps({"channel": args.channel, "ok": result.ok, "status": result.status, "error": result.error}))
     return 0 if result.ok else 1

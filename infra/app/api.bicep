@@ -112,6 +112,7 @@ var responderSettings = {
   VMSS_RESPONDER_DIGEST_WINDOW: string(settingOverrides.?digestWindow ?? '')
   VMSS_RESPONDER_NOTIFY_MAX_ATTEMPTS: string(settingOverrides.?notifyMaxAttempts ?? '')
   VMSS_RESPONDER_NOTIFY_BACKOFF_MAX: string(settingOverrides.?notifyBackoffMax ?? '')
+  VMSS_RESPONDER_NOTIFY_HISTORY_RETENTION: string(settingOverrides.?notifyHistoryRetention ?? '')
 }
 
 var appSettings = union(hostSettings, responderSettings)

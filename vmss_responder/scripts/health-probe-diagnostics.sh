@@ -4,7 +4,7 @@
 echo "== uptime"; uptime
 echo "== failed units"; systemctl --failed --no-legend 2>/dev/null | head -20
 echo "== listening sockets"; ss -ltnp 2>/dev/null | head -20
-echo "== health extension"; ls -1 /var/lib/waagent/ 2>/dev/null | grep -i health | head -5
+echo "== health extension"; find /var/lib/waagent/ -maxdepth 1 -iname '*health*' 2>/dev/null | head -5
 tail -n 20 /var/log/azure/Microsoft.ManagedServices.ApplicationHealthLinux/*.log 2>/dev/null
 echo "== disk"; df -h / /var 2>/dev/null
 echo "== memory"; free -m
