@@ -3,12 +3,13 @@
 Three reads per evaluation, whatever the number of signals: the scale set (repair policy,
 capacity), its instance view (AutomaticRepairs serviceState, statusesSummary) and the VM list
 with ``$expand=instanceView`` (per-instance vmHealth, power and provisioning state, extension
-statuses, protection, zone, latestModelApplied). The conversion from SDK models is pure so it
-is tested on Microsoft's REST samples.
+statuses, protection, zone, latestModelApplied). The conversions are pure, so they are tested
+on Microsoft's REST samples (tests/contract/test_diagnostics_samples.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -16,48 +17,61 @@ from .durations import parse_duration
 from .facts import ExtensionFacts, InstanceFacts, ScaleSetFacts
 from .identity import ScaleSetRef
 
-_HEALTH = {"healthy": "Healthy", "unhealthy": "Unhealthy", "unknown": "Unknown", "initializing": "Initializing"}
+VM_LIST_API_VERSION = "2024-11-01"  # a GA Microsoft.Compute version with vmHealth and protectionPolicy
+_HEALTH = {
+    "healthy": "Healthy",
+    "unhealthy": "Unhealthy",
+    "unknown": "Unknown",
+    "initializing": "Initializing",
+}
 
 
 def _val(x: Any) -> Any:
     return getattr(x, "value", x)
 
 
-def _code_suffix(statuses: Any, prefix: str) -> str | None:
+def _suffix(statuses: Any, prefix: str) -> str | None:
+    """``ProvisioningState/succeeded`` -> ``succeeded`` for the first status with ``prefix``."""
     for st in statuses or []:
-        code = _val(getattr(st, "code", None)) or ""
+        code = (st or {}).get("code") or ""
         if code.lower().startswith(prefix.lower() + "/"):
             return code.split("/", 1)[1]
     return None
 
 
-def instance_facts(vm: Any) -> InstanceFacts:
-    """SDK ``VirtualMachineScaleSetVM`` (with instanceView expanded) -> InstanceFacts."""
-    view = getattr(vm, "instance_view", None)
-    statuses = getattr(view, "statuses", None) if view else None
-    prov = _val(getattr(vm, "provisioning_state", None)) or _code_suffix(statuses, "ProvisioningState") or "Succeeded"
-    power = _code_suffix(statuses, "PowerState")
-    health = None
-    vm_health = getattr(view, "vm_health", None) if view else None
-    if vm_health is not None and getattr(vm_health, "status", None) is not None:
-        code = _val(vm_health.status.code) or ""
-        health = _HEALTH.get(code.split("/", 1)[-1].lower(), code.split("/", 1)[-1] or None)
+def instance_facts(vm: dict[str, Any]) -> InstanceFacts:
+    """One VM of the list (ARM JSON, ``$expand=instanceView``) -> InstanceFacts.
+
+    Plain JSON on purpose: building azure-mgmt-compute models for a 100-VM page cost 0.3 s per
+    evaluation, three quarters of an evaluation's CPU in a storm.
+    """
+    props = vm.get("properties") or {}
+    view = props.get("instanceView") or {}
+    statuses = view.get("statuses")
+    prov = props.get("provisioningState") or _suffix(statuses, "ProvisioningState") or "Succeeded"
+    power = _suffix(statuses, "PowerState")
+    code = (((view.get("vmHealth") or {}).get("status") or {}).get("code")) or ""
+    state = code.split("/", 1)[-1]
+    health = _HEALTH.get(state.lower(), state or None) if code else None
     extensions = []
-    for ext in (getattr(view, "extensions", None) or []) if view else []:
-        status = _code_suffix(getattr(ext, "statuses", None), "ProvisioningState") or "unknown"
-        message = next((getattr(s, "message", "") or "" for s in (ext.statuses or []) if getattr(s, "message", None)), "")
-        extensions.append(ExtensionFacts(name=ext.name or "", status=status.lower(), message=message[:500]))
-    protection = getattr(vm, "protection_policy", None)
-    zones = getattr(vm, "zones", None) or []
+    for ext in view.get("extensions") or []:
+        ext_statuses = ext.get("statuses") or []
+        status = _suffix(ext_statuses, "ProvisioningState") or "unknown"
+        message = next((st.get("message") for st in ext_statuses if st.get("message")), "") or ""
+        extensions.append(
+            ExtensionFacts(name=ext.get("name") or "", status=status.lower(), message=message[:500])
+        )
+    protection = props.get("protectionPolicy") or {}
+    zones = vm.get("zones") or []
     return InstanceFacts(
-        instance_id=str(vm.instance_id),
+        instance_id=str(vm.get("instanceId")),
         zone=zones[0] if zones else None,
         provisioning_state=str(prov[:1].upper() + prov[1:]),
         power_state=power.lower() if power else None,
         health=health,
-        latest_model_applied=getattr(vm, "latest_model_applied", None),
-        protect_from_scale_in=bool(getattr(protection, "protect_from_scale_in", False)),
-        protect_from_scale_set_actions=bool(getattr(protection, "protect_from_scale_set_actions", False)),
+        latest_model_applied=props.get("latestModelApplied"),
+        protect_from_scale_in=bool(protection.get("protectFromScaleIn", False)),
+        protect_from_scale_set_actions=bool(protection.get("protectFromScaleSetActions", False)),
         extensions=tuple(extensions),
     )
 
@@ -80,11 +94,17 @@ def scale_set_facts(vmss: Any, view: Any, vms: list[Any], now: datetime) -> Scal
         repairs_configured=policy is not None,
         repairs_enabled=enabled,
         grace_period=grace,
-        repair_action=str(_val(getattr(policy, "repair_action", None))) if policy is not None and getattr(policy, "repair_action", None) else None,
+        repair_action=str(_val(getattr(policy, "repair_action", None)))
+        if policy is not None and getattr(policy, "repair_action", None)
+        else None,
         service_state=service,
-        upgrade_mode=str(_val(upgrade.mode)) if upgrade is not None and getattr(upgrade, "mode", None) else None,
+        upgrade_mode=str(_val(upgrade.mode))
+        if upgrade is not None and getattr(upgrade, "mode", None)
+        else None,
         read_at=now,
-        instances=tuple(sorted((instance_facts(vm) for vm in vms), key=lambda i: (len(i.instance_id), i.instance_id))),
+        instances=tuple(
+            sorted((instance_facts(vm) for vm in vms), key=lambda i: (len(i.instance_id), i.instance_id))
+        ),
     )
 
 
@@ -92,5 +112,25 @@ def read_facts(compute: Any, ref: ScaleSetRef, now: datetime) -> ScaleSetFacts:
     """Read live facts through ``azure-mgmt-compute`` (3 GETs, plus pages of the VM list)."""
     vmss = compute.virtual_machine_scale_sets.get(ref.resource_group, ref.name)
     view = compute.virtual_machine_scale_sets.get_instance_view(ref.resource_group, ref.name)
-    vms = list(compute.virtual_machine_scale_set_vms.list(ref.resource_group, ref.name, expand="instanceView"))
-    return scale_set_facts(vmss, view, vms, now)
+    return scale_set_facts(vmss, view, list(list_vms(compute, ref)), now)
+
+
+def list_vms(compute: Any, ref: ScaleSetRef) -> Iterator[dict[str, Any]]:
+    """The VM list with instance views, as JSON, through the client's own pipeline
+    (``send_request``: same credential, retry and throttling policies as every SDK call)."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+
+    request: HttpRequest | None = HttpRequest(
+        "GET",
+        f"{ref.id}/virtualMachines",
+        params={"$expand": "instanceView", "api-version": VM_LIST_API_VERSION},
+    )
+    while request is not None:
+        response = compute.send_request(request)
+        if response.status_code != 200:
+            raise HttpResponseError(response=response)
+        page = response.json()
+        yield from page.get("value") or []
+        link = page.get("nextLink")
+        request = HttpRequest("GET", link) if link else None

@@ -31,7 +31,7 @@ def digest(text: str) -> str:
 
 
 def _day_partition(at: datetime) -> str:
-    return f"done-{at:%Y%m%d}"
+    return f"done-{at.year:04d}{at.month:02d}{at.day:02d}"
 
 
 class Inbox:

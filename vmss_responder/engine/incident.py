@@ -8,12 +8,15 @@ dataclasses that round-trip through JSON for the store.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from ..durations import format_timestamp, parse_timestamp
+
+SIGNAL_NOTES_FIRST = 10  # how a storm incident began ...
+SIGNAL_NOTES_LAST = 30  # ... and what it looks like now
 
 FINDING_CODES: tuple[str, ...] = (
     "scale_operation",
@@ -96,6 +99,7 @@ class Incident:
     notified: bool = False  # any notification (info or page) already went out
     explained_by: list[str] = field(default_factory=list)  # operation keys
     trigger: str = "health"  # health | diagnosis | flapping
+    signals_omitted: int = 0  # signal entries dropped from the middle of the timeline (see note)
 
     @property
     def is_open(self) -> bool:
@@ -117,7 +121,16 @@ class Incident:
         return True
 
     def note(self, at: datetime, kind: str, text: str) -> None:
+        """Add a timeline entry. Signal entries are bounded: the first few and the latest are kept,
+        the rest counted in ``signals_omitted``, so a storm incident's record stays small (it is
+        rewritten on every delivery)."""
         self.timeline.append(TimelineEntry(at, kind, text))
+        if kind != "signal":
+            return
+        signal_at = [i for i, e in enumerate(self.timeline) if e.kind == "signal"]
+        if len(signal_at) > SIGNAL_NOTES_FIRST + SIGNAL_NOTES_LAST:
+            del self.timeline[signal_at[SIGNAL_NOTES_FIRST]]
+            self.signals_omitted += 1
 
     def add_instances(self, ids: list[str] | set[str]) -> None:
         merged = set(self.instance_ids) | set(ids)
@@ -133,7 +146,9 @@ class Incident:
         data = dict(data)
         data["status"] = Status(data["status"])
         data["findings"] = [Finding(**f) for f in data.get("findings", [])]
-        data["timeline"] = [TimelineEntry(parse_timestamp(t["at"]), t["kind"], t["text"]) for t in data.get("timeline", [])]
+        data["timeline"] = [
+            TimelineEntry(parse_timestamp(t["at"]), t["kind"], t["text"]) for t in data.get("timeline", [])
+        ]
         return _load(cls, data)
 
 
@@ -155,6 +170,8 @@ def instance_order(instance_id: str) -> tuple[int, str]:
 
 
 def _dump(obj: Any) -> dict[str, Any]:
+    """Dataclass -> JSON-ready dict. Shallow by hand: ``asdict`` deep-copies, and state is dumped per delivery."""
+
     def conv(v: Any) -> Any:
         if isinstance(v, datetime):
             return format_timestamp(v)
@@ -164,9 +181,11 @@ def _dump(obj: Any) -> dict[str, Any]:
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, list):
             return [conv(x) for x in v]
+        if is_dataclass(v):
+            return _dump(v)
         return v
 
-    return {k: conv(v) for k, v in asdict(obj).items()}
+    return {f.name: conv(getattr(obj, f.name)) for f in fields(obj)}
 
 
 def _load(cls: type, data: dict[str, Any]) -> Any:
