@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench chromium clean
+.PHONY: setup demo test lint bench chromium alertmanager clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -24,16 +24,24 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's Alertmanager: the peer the benchmarks compare against (bench/alertmanager.py starts its
+# own on loopback with its own config; a packaged service, if any, is left alone).
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus-alertmanager for the Alertmanager comparisons (bench)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq prometheus-alertmanager >/dev/null; }
+
 demo: setup
 	$(VENV)/bin/vmss-responder demo
 
-test: setup chromium
+test: setup chromium alertmanager
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: setup
+bench: setup alertmanager
 	$(VENV)/bin/vmss-responder bench
 
 clean:
