@@ -139,7 +139,12 @@ class Incident:
     # --- serialization -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return _dump(self)
+        out = _dump(self, skip="timeline")
+        # the bulk of the record, dumped on every delivery: by hand
+        out["timeline"] = [
+            {"at": format_timestamp(e.at), "kind": e.kind, "text": e.text} for e in self.timeline
+        ]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Incident:
@@ -169,7 +174,7 @@ def instance_order(instance_id: str) -> tuple[int, str]:
     return _instance_order(instance_id)
 
 
-def _dump(obj: Any) -> dict[str, Any]:
+def _dump(obj: Any, skip: str = "") -> dict[str, Any]:
     """Dataclass -> JSON-ready dict. Shallow by hand: ``asdict`` deep-copies, and state is dumped per delivery."""
 
     def conv(v: Any) -> Any:
@@ -185,7 +190,7 @@ def _dump(obj: Any) -> dict[str, Any]:
             return _dump(v)
         return v
 
-    return {f.name: conv(getattr(obj, f.name)) for f in fields(obj)}
+    return {f.name: conv(getattr(obj, f.name)) for f in fields(obj) if f.name != skip}
 
 
 def _load(cls: type, data: dict[str, Any]) -> Any:
