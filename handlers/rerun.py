@@ -16,6 +16,7 @@ FIELDS = ("resourceId", "incidentId", "dryRun")
 
 
 def post(request: Request) -> Response:
+    from vmss_responder.azure import ArmThrottled
     from vmss_responder.runner import OutOfScope
 
     from . import runtime
@@ -31,6 +32,13 @@ def post(request: Request) -> Response:
         return error(404, exc.args[0] if exc.args else "no such incident", field="incidentId")
     except ValueError as exc:
         return error(400, str(exc), field="resourceId")
+    except ArmThrottled as exc:  # only a dry run gets here: a real rerun reschedules itself
+        seconds = max(1, int(exc.retry_after.total_seconds()))
+        return error(
+            503,
+            f"ARM is throttling reads of this scale set; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
     return json_response(
         200,
         {
@@ -48,7 +56,9 @@ def post(request: Request) -> Response:
 def _arguments(body: dict[str, Any]) -> tuple[str | None, str | None, bool]:
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
-        raise BadRequest(400, f"unknown field; expected {', '.join(FIELDS)}", field=unknown[0])
+        from vmss_responder.parse.fields import at
+
+        raise BadRequest(400, f"unknown field; expected {', '.join(FIELDS)}", field=at("", unknown[0]))
     for name in ("resourceId", "incidentId"):
         if name in body and (not isinstance(body[name], str) or not body[name].strip()):
             raise BadRequest(400, "must be a non-empty string", field=name)

@@ -1,8 +1,8 @@
 """Actions: the guarded mutating ARM calls, executed exactly once and verified later.
 
 The engine decides; this module performs. Every call names its instance IDs (never a
-wildcard), is sent without azure-core retries (a retried POST could restart an instance twice)
-and without waiting for the long-running operation (Event Grid waits only 30 s): the sweep
+wildcard), is resent only after a 429 (a retried POST could restart an instance twice)
+and sent without waiting for the long-running operation (Event Grid waits only 30 s): the sweep
 verifies the outcome against the instance view. Each call carries a fresh
 ``x-ms-correlation-request-id`` which the responder remembers, so the Activity Log and Event
 Grid echoes of its own calls are recognized and never open incidents.
@@ -46,15 +46,35 @@ class CallResult:
     correlation_id: str
     detail: str
     continuation: str | None = None  # LRO continuation token, to collect a result later
+    uncertain: bool = False  # failed without a definite answer: it may have happened, or may be resent
 
 
-def _no_retry(correlation_id: str) -> dict[str, Any]:
-    return {"retry_total": 0, "polling": False, "headers": {"x-ms-correlation-request-id": correlation_id}}
+def _failure(op: str, cid: str, exc: Exception) -> CallResult:
+    """A 4xx (but 429) is ARM's definite no; anything else leaves the outcome to the live view."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    definite = status is not None and 400 <= status < 500 and status != 429
+    return CallResult(False, cid, f"{op} failed: {_short(exc)}", uncertain=not definite)
 
 
-def run_action(compute: Any, ref: ScaleSetRef, op: str, instance_ids: list[str], *, script: str = "", capacity: int | None = None) -> CallResult:
+def _call_options(correlation_id: str) -> dict[str, Any]:
+    """No LRO polling, our correlation ID. Retries are the client's CappedRetryPolicy: a 429 is
+    resent (ARM throttles before doing anything), a POST that failed otherwise never is."""
+    return {"polling": False, "headers": {"x-ms-correlation-request-id": correlation_id}}
+
+
+def run_action(
+    compute: Any,
+    ref: ScaleSetRef,
+    op: str,
+    instance_ids: list[str],
+    *,
+    script: str = "",
+    capacity: int | None = None,
+) -> CallResult:
     """Start one mutation. Raises nothing for ARM errors: they come back as ``ok=False`` with the reason."""
     from azure.core.exceptions import AzureError
+
+    from .azure import ArmThrottled
 
     cid = str(uuid.uuid4())
     rg, name = ref.resource_group, ref.name
@@ -63,19 +83,25 @@ def run_action(compute: Any, ref: ScaleSetRef, op: str, instance_ids: list[str],
     try:
         if op == "resume_repairs":
             compute.virtual_machine_scale_sets.begin_set_orchestration_service_state(
-                rg, name, {"serviceName": "AutomaticRepairs", "action": "Resume"}, **_no_retry(cid)
+                rg, name, {"serviceName": "AutomaticRepairs", "action": "Resume"}, **_call_options(cid)
             )
             return CallResult(True, cid, "setOrchestrationServiceState AutomaticRepairs Resume accepted")
         (iid,) = instance_ids
         if op == "restart_instance":
-            compute.virtual_machine_scale_set_vms.begin_restart(rg, name, iid, **_no_retry(cid))
+            compute.virtual_machine_scale_set_vms.begin_restart(rg, name, iid, **_call_options(cid))
             return CallResult(True, cid, f"restart of instance {iid} accepted")
         if op == "reimage_instance":
-            compute.virtual_machine_scale_set_vms.begin_reimage(rg, name, iid, **_no_retry(cid))
+            compute.virtual_machine_scale_set_vms.begin_reimage(rg, name, iid, **_call_options(cid))
             return CallResult(True, cid, f"reimage of instance {iid} accepted")
         if op == "replace_instance":
-            compute.virtual_machine_scale_sets.begin_delete_instances(rg, name, {"instanceIds": [iid]}, **_no_retry(cid))
-            return CallResult(True, cid, f"delete of instance {iid} accepted; capacity {capacity} is restored once it is gone")
+            compute.virtual_machine_scale_sets.begin_delete_instances(
+                rg, name, {"instanceIds": [iid]}, **_call_options(cid)
+            )
+            return CallResult(
+                True,
+                cid,
+                f"delete of instance {iid} accepted; capacity {capacity} is restored once it is gone",
+            )
         if op == "run_command":
             seen: dict[str, str] = {}
 
@@ -84,27 +110,59 @@ def run_action(compute: Any, ref: ScaleSetRef, op: str, instance_ids: list[str],
                 seen["url"] = headers.get("Location") or headers.get("Azure-AsyncOperation") or ""
 
             compute.virtual_machine_scale_set_vms.begin_run_command(
-                rg, name, iid, {"commandId": "RunShellScript", "script": script_text(script)},
-                raw_response_hook=keep_location, **_no_retry(cid),
+                rg,
+                name,
+                iid,
+                {"commandId": "RunShellScript", "script": script_text(script)},
+                raw_response_hook=keep_location,
+                **_call_options(cid),
             )
-            return CallResult(True, cid, f"run command {script} started on instance {iid}", seen.get("url") or None)
-    except AzureError as exc:
-        return CallResult(False, cid, f"{op} failed: {_short(exc)}")
+            return CallResult(
+                True, cid, f"run command {script} started on instance {iid}", seen.get("url") or None
+            )
+    except (AzureError, ArmThrottled) as exc:
+        return _failure(op, cid, exc)
     raise ActionError(f"unknown action {op!r}")
+
+
+MAX_ACTION_ATTEMPTS = 5  # calls of one action whose outcome stayed unknown, before on-call takes over
+
+
+def took_effect(rec: Any, facts: Any) -> str:
+    """Whether an unconfirmed call happened, judged from a later live read: ``happened``,
+    ``moot`` (it did not, and it is no longer needed) or ``unknown`` (send it again).
+
+    A restart or reimage moves the instance's ProvisioningState time; a delete makes the instance
+    go (or show Deleting); a resume shows AutomaticRepairs Running.
+    """
+    if rec.op == "resume_repairs":
+        return "happened" if facts.service_state == "Running" else "unknown"
+    inst = facts.instance(rec.instance_ids[0]) if rec.instance_ids else None
+    if rec.op == "replace_instance":
+        return "happened" if inst is None or inst.provisioning_state == "Deleting" else "unknown"
+    if inst is None:
+        return "moot"
+    if inst.provisioning_state == "Updating" or (
+        inst.provisioned_at is not None and inst.provisioned_at >= rec.at
+    ):
+        return "happened"
+    return "moot" if inst.healthy else "unknown"
 
 
 def restore_capacity(compute: Any, ref: ScaleSetRef, capacity: int) -> CallResult:
     """Second step of a replacement: bring the scale set back to its capacity (a new instance, next free ID)."""
     from azure.core.exceptions import AzureError
 
+    from .azure import ArmThrottled
+
     cid = str(uuid.uuid4())
     try:
         compute.virtual_machine_scale_sets.begin_update(
-            ref.resource_group, ref.name, {"sku": {"capacity": capacity}}, **_no_retry(cid)
+            ref.resource_group, ref.name, {"sku": {"capacity": capacity}}, **_call_options(cid)
         )
         return CallResult(True, cid, f"capacity restored to {capacity}")
-    except AzureError as exc:
-        return CallResult(False, cid, f"capacity restore failed: {_short(exc)}")
+    except (AzureError, ArmThrottled) as exc:
+        return _failure("capacity restore", cid, exc)
 
 
 def collect_run_command(compute: Any, ref: ScaleSetRef, instance_id: str, location: str) -> str | None:

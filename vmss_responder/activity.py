@@ -24,7 +24,9 @@ class Lookup:
     note: str = ""
 
 
-def lookup_operations(logs: Any, workspace_id: str, scale_set_id: str, start: datetime, end: datetime) -> Lookup:
+def lookup_operations(
+    logs: Any, workspace_id: str, scale_set_id: str, start: datetime, end: datetime
+) -> Lookup:
     """Run the query; never raises for service errors (they become ``ok=False`` with the reason)."""
     from azure.core.exceptions import AzureError
     from azure.monitor.query import LogsQueryStatus
@@ -37,9 +39,13 @@ def lookup_operations(logs: Any, workspace_id: str, scale_set_id: str, start: da
         result = logs.query_workspace(workspace_id, query, timespan=(start, end), server_timeout=20)
     except AzureError as exc:
         message = (getattr(exc, "message", None) or str(exc)).splitlines()[0][:200]
-        return Lookup(False, note=f"Activity Log lookup failed ({message}); paging as if no operation was found")
+        return Lookup(
+            False, note=f"Activity Log lookup failed ({message}); paging as if no operation was found"
+        )
     if result.status != LogsQueryStatus.SUCCESS:
-        return Lookup(False, note=f"Activity Log lookup returned a partial result for {window}; treated as unknown")
+        return Lookup(
+            False, note=f"Activity Log lookup returned a partial result for {window}; treated as unknown"
+        )
     rows: list[dict[str, Any]] = []
     for table in result.tables:
         cols = list(table.columns)

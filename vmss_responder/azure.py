@@ -14,10 +14,9 @@ Only the target differs: production uses ``https://management.azure.com`` and
   retry a POST on 500/503/504, which can restart or reimage a VM twice. (A 429 is safe to repeat:
   ARM throttles before doing anything.)
 
-Action POSTs can also run with every retry off: pass ``retry_total=0`` to the ``begin_*`` call,
-e.g. ``compute.virtual_machine_scale_set_vms.begin_restart(rg, vmss, "3", retry_total=0)``. The
-keyword reaches the first request and the LRO's polls alike; a failed poll then surfaces as
-``HttpResponseError`` and the caller confirms the outcome from the instance view.
+Every retry wait of one invocation (ingest, sweep, rerun) also ends within
+:data:`INVOCATION_BUDGET` (:func:`invocation_deadline`); past it the call raises
+:class:`ArmThrottled` and the work is rescheduled.
 
 Nothing from ``azure.*`` is imported until a client is built: ``import function_app`` stays cheap.
 The two pipeline classes are created on first use and are reachable as module attributes.
@@ -26,8 +25,11 @@ The two pipeline classes are created on first use and are reachable as module at
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,21 @@ LOGS_ENDPOINT = "https://api.loganalytics.io"
 POLLING_INTERVAL_SECONDS = 5  # used when ARM sends no Retry-After (compute's default is 30)
 CONNECTION_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 30
+# Event Grid gives a handler 30 s: the waits of one invocation (every retry of every call) end by then.
+INVOCATION_BUDGET = timedelta(seconds=20)
+_DEADLINE: ContextVar[datetime | None] = ContextVar("vmss_responder_arm_deadline", default=None)
+
+
+@contextmanager
+def invocation_deadline(clock: Clock, budget: timedelta = INVOCATION_BUDGET) -> Iterator[None]:
+    """Within this block a retry wait that would end after ``now + budget`` raises :class:`ArmThrottled`
+    instead: ``maxRetryAfter`` caps each wait, this caps their sum. Nested blocks keep the outer deadline."""
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(outer if outer is not None else clock.now() + budget)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 class ArmThrottled(Exception):
@@ -121,11 +138,27 @@ def _capped_retry_policy_class() -> type:
                 return False
             return bool(super().is_retry(settings, response))
 
+        def _is_method_retryable(self, settings: dict[str, Any], request: Any, response: Any = None) -> bool:
+            # azure-core never resends a POST whose answer was lost; a read-only query POST may be resent
+            return (
+                True
+                if self.retry_failed_posts
+                else bool(super()._is_method_retryable(settings, request, response))
+            )
+
         def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
-            if response is not None:
-                retry_after = self.get_retry_after(response)
-                if retry_after is not None and retry_after > self.max_retry_after:
-                    raise ArmThrottled(retry_after, response.http_response.status_code)
+            retry_after = self.get_retry_after(response) if response is not None else None
+            status = response.http_response.status_code if response is not None else 0
+            if retry_after is not None and retry_after > self.max_retry_after:
+                raise ArmThrottled(retry_after, status)
+            deadline, clock = _DEADLINE.get(), getattr(transport, "clock", None)
+            wait = retry_after if retry_after is not None else self.get_backoff_time(settings)
+            if (
+                deadline is not None
+                and clock is not None
+                and clock.now() + timedelta(seconds=wait) > deadline
+            ):
+                raise ArmThrottled(max(wait, 1.0), status)  # this invocation is out of time: reschedule
             super().sleep(settings, transport, response)
 
     return CappedRetryPolicy

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from .durations import parse_duration
+from .durations import parse_duration, parse_timestamp
 from .facts import ExtensionFacts, InstanceFacts, ScaleSetFacts
 from .identity import ScaleSetRef
 
@@ -53,6 +53,14 @@ def instance_facts(vm: dict[str, Any]) -> InstanceFacts:
     code = (((view.get("vmHealth") or {}).get("status") or {}).get("code")) or ""
     state = code.split("/", 1)[-1]
     health = _HEALTH.get(state.lower(), state or None) if code else None
+    changed = next(
+        (
+            st.get("time")
+            for st in statuses or []
+            if (st.get("code") or "").startswith("ProvisioningState/") and st.get("time")
+        ),
+        None,
+    )
     extensions = []
     for ext in view.get("extensions") or []:
         ext_statuses = ext.get("statuses") or []
@@ -73,7 +81,15 @@ def instance_facts(vm: dict[str, Any]) -> InstanceFacts:
         protect_from_scale_in=bool(protection.get("protectFromScaleIn", False)),
         protect_from_scale_set_actions=bool(protection.get("protectFromScaleSetActions", False)),
         extensions=tuple(extensions),
+        provisioned_at=_time(changed),
     )
+
+
+def _time(text: Any) -> datetime | None:
+    try:
+        return parse_timestamp(text) if isinstance(text, str) and text else None
+    except ValueError:
+        return None  # a sample's placeholder, or a format ARM never sends: unknown
 
 
 def scale_set_facts(vmss: Any, view: Any, vms: list[Any], now: datetime) -> ScaleSetFacts:

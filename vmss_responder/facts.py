@@ -38,6 +38,7 @@ class InstanceFacts:
     protect_from_scale_in: bool = False
     protect_from_scale_set_actions: bool = False
     extensions: tuple[ExtensionFacts, ...] = ()
+    provisioned_at: datetime | None = None  # ProvisioningState status time: moves when a restart/reimage runs
 
     @property
     def provisioning_failed(self) -> bool:

@@ -18,14 +18,17 @@ The order of things is the reliability story:
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from .actions import collect_run_command, restore_capacity, run_action
+from .actions import MAX_ACTION_ATTEMPTS, collect_run_command, restore_capacity, run_action, took_effect
 from .activity import lookup_operations
+from .azure import invocation_deadline
 from .clock import Clock
 from .config import Settings
 from .diagnostics import read_facts
@@ -40,6 +43,7 @@ from .signals import Parsed, PayloadError, Signal
 from .store.base import Store
 
 log = logging.getLogger("vmss_responder")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -75,6 +79,17 @@ class OutOfScope(ValueError):
     pass
 
 
+def _within_budget(method: Callable[..., T]) -> Callable[..., T]:
+    """A way in (ingest, sweep, rerun) spends at most INVOCATION_BUDGET waiting on ARM retries."""
+
+    @functools.wraps(method)
+    def wrapper(self: Responder, *args: Any, **kwargs: Any) -> T:
+        with invocation_deadline(self.clock):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Responder:
     def __init__(
         self,
@@ -100,6 +115,7 @@ class Responder:
         self.rejected = Rejected(store)
 
     # ------------------------------------------------------------------ ingest
+    @_within_budget
     def ingest(self, channel: str, payload: Any) -> IngestResult:
         """Accept one delivery. Returns once it is stored; processing errors are left to the sweep."""
         from .parse import parse
@@ -189,11 +205,13 @@ class Responder:
         state, _ = self.states.get(key)
         state = state or new_state(ref.id)
         lookup_note = None
-        if self.settings.workspace_id and (lookup or self._wants_lookup(state, now)):
-            lookup_note = self._lookup(ref, state, now)
         try:
+            if self.settings.workspace_id and (lookup or self._wants_lookup(state, now)):
+                lookup_note = self._lookup(ref, state, now)
             facts = read_facts(self.clients.compute(ref.subscription), ref, now)
         except ArmThrottled as exc:
+            if dry_run:
+                raise  # a dry run changes nothing, not even the schedule: the caller says "try later"
             retry_at = now + exc.retry_after
 
             def later(st: ScaleSetState) -> None:
@@ -207,6 +225,8 @@ class Responder:
             self.states.update(key, ref.id, later)
             return None
         except Exception as exc:  # noqa: BLE001 - any read failure: retry on the next sweep, say why
+            if dry_run:
+                raise
             message = (getattr(exc, "message", None) or str(exc)).splitlines()[0][:200]
             log.warning("live read of %s failed: %s", ref.id, message)
 
@@ -320,29 +340,13 @@ class Responder:
                 continue  # already recorded (shadow repeat) or executed by another instance
             if rec.mode != "executed":
                 continue
-            compute = self.clients.compute(ref.subscription)
-            call = run_action(
-                compute,
-                ref,
-                rec.op,
-                rec.instance_ids,
-                script=self.settings.run_command_script,
-                capacity=facts.capacity,
-            )
+            call = self._call(ref, rec, facts.capacity)
             own.append(call.correlation_id.lower())
-            rec.correlation_id = call.correlation_id
-            rec.detail = call.detail
-            rec.continuation = call.continuation
-            if not call.ok:
-                rec.result = "failed"
-            elif rec.op == "replace_instance":
-                rec.capacity = facts.capacity
-            elif rec.op != "run_command":
-                rec.result = "succeeded"
-            self.actions.save(rec)
-            if rec.op == "resume_repairs" and call.ok:
+            if not (call.ok or rec.unconfirmed):
+                continue
+            if rec.op == "resume_repairs":
                 resumed = True
-            elif call.ok and rec.op != "run_command":
+            elif rec.op != "run_command":
                 for iid in rec.instance_ids:
                     executed_instances[iid] = rec.at
         if not own:
@@ -357,10 +361,64 @@ class Responder:
 
         self.states.update(ref.key, ref.id, remember)
 
+    def _call(self, ref: ScaleSetRef, rec: ActionRecord, capacity: int) -> Any:
+        """Send one action's call and record what came back. Without a definite answer the record
+        stays pending and ``unconfirmed``: the next evaluation confirms it from the live view."""
+        call = run_action(
+            self.clients.compute(ref.subscription),
+            ref,
+            rec.op,
+            rec.instance_ids,
+            script=self.settings.run_command_script,
+            capacity=capacity,
+        )
+        rec.correlation_id, rec.detail, rec.continuation = call.correlation_id, call.detail, call.continuation
+        rec.last_sent = self.clock.now()
+        rec.unconfirmed = not call.ok and call.uncertain and rec.op != "run_command"
+        if not call.ok and not rec.unconfirmed:
+            rec.result = "failed"
+        elif rec.op == "replace_instance":
+            rec.capacity = capacity
+        elif call.ok and rec.op != "run_command":
+            rec.result = "succeeded"
+        self.actions.save(rec)
+        return call
+
+    def _confirm(self, ref: ScaleSetRef, rec: ActionRecord, facts: Any) -> bool:
+        """An unconfirmed call: did it happen (then go on), is it moot, or send it again? True to go on."""
+        outcome = took_effect(rec, facts)
+        if outcome == "happened":
+            rec.unconfirmed = False
+            rec.detail += "; confirmed from the live view"
+            if rec.op != "replace_instance":
+                rec.result = "succeeded"
+        elif outcome == "moot":
+            rec.unconfirmed, rec.result = False, "skipped"
+            rec.detail += "; not confirmed, and no longer needed: the instance recovered or is gone"
+        elif rec.attempts < MAX_ACTION_ATTEMPTS:
+            rec.attempts += 1
+            call = self._call(ref, rec, rec.capacity if rec.capacity is not None else facts.capacity)
+            self._remember_own(ref, call.correlation_id)
+            return False
+        else:
+            rec.unconfirmed, rec.result = False, "failed"
+            rec.detail += f"; not confirmed after {rec.attempts} attempts"
+        self.actions.save(rec)
+        return outcome == "happened"
+
     def _advance(self, ref: ScaleSetRef, records: list[ActionRecord], facts: Any) -> list[ActionRecord]:
-        """Move started multi-step actions on: restore capacity after a replacement's delete, collect run command output."""
+        """Move started multi-step actions on: confirm or resend calls without an answer, restore
+        capacity after a replacement's delete, collect run command output."""
         out = []
         for rec in records:
+            if (
+                rec.mode == "executed"
+                and rec.result == "pending"
+                and rec.unconfirmed
+                and not self._confirm(ref, rec, facts)
+            ):
+                out.append(rec)
+                continue
             if rec.mode == "executed" and rec.result == "pending":
                 compute = self.clients.compute(ref.subscription)
                 if (
@@ -411,6 +469,7 @@ class Responder:
         self.outbox.deliver_due()
 
     # ------------------------------------------------------------------ sweep
+    @_within_budget
     def sweep(self) -> dict[str, int]:
         """Finish accepted work: pending deliveries, due evaluations, verifications, notifications."""
         from .parse import parse
@@ -446,7 +505,10 @@ class Responder:
             if st.outbox:
                 self._flush_outbox(st.key, st.scale_set_id)
             if st.due is not None and st.due <= now:
-                self.evaluate(ref)
+                try:
+                    self.evaluate(ref)
+                except Exception:  # one scale set's failure must not stop the sweep for the others
+                    log.exception("evaluation of %s failed; the next sweep retries it", ref.id)
                 stats["evaluations"] += 1
         stats["notifications"] = len(self.outbox.deliver_due())
         self.inbox.expire(now)
@@ -466,6 +528,7 @@ class Responder:
         return next((inc for inc in self.current_incidents() if inc.id == incident_id), None)
 
     # ------------------------------------------------------------------ rerun
+    @_within_budget
     def rerun(
         self, resource_id: str | None = None, incident_id: str | None = None, dry_run: bool = False
     ) -> Incident | None:

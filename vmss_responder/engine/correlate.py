@@ -99,10 +99,16 @@ def _absorb_operation(state: ScaleSetState, sig: Signal, settings: Settings) -> 
         # The platform (or a person) changed the repair state: diagnose from live state now.
         state.diagnose = f"automatic repairs state changed by {sig.caller or 'unknown caller'} at {sig.event_time:%H:%M:%SZ}"
     if state.incident is not None:
-        state.incident.note(sig.event_time, "operation", sig.detail or f"{sig.operation} {sig.phase.value if sig.phase else ''}")
+        state.incident.note(
+            sig.event_time,
+            "operation",
+            sig.detail or f"{sig.operation} {sig.phase.value if sig.phase else ''}",
+        )
 
 
-def _find_operation(state: ScaleSetState, sig: Signal, category: OpCategory, settings: Settings) -> Operation | None:
+def _find_operation(
+    state: ScaleSetState, sig: Signal, category: OpCategory, settings: Settings
+) -> Operation | None:
     key = (sig.correlation_id or "").lower()
     for op in state.operations:
         if key and op.key.lower() == key:
@@ -114,9 +120,14 @@ def _find_operation(state: ScaleSetState, sig: Signal, category: OpCategory, set
         for op in reversed(state.operations):
             if (
                 op.category is OpCategory.SCALE
-                and (op.new_capacity == sig.new_capacity or op.new_capacity is None or sig.new_capacity is None)
-                and abs((sig.event_time - op.started).total_seconds()) <= settings.operation_max_duration.total_seconds()
-                and not (op.ended and sig.phase is Phase.STARTED and sig.event_time > op.ended)
+                and (
+                    op.new_capacity == sig.new_capacity or op.new_capacity is None or sig.new_capacity is None
+                )
+                and abs((sig.event_time - op.started).total_seconds())
+                <= settings.operation_max_duration.total_seconds()
+                and not (
+                    op.ended and sig.event_time > op.ended
+                )  # that operation was over: this is another one
             ):
                 return op
     return None
@@ -165,6 +176,8 @@ def _absorb_health(state: ScaleSetState, sig: Signal, now: datetime, settings: S
     if inc is None:
         if not sig.state.is_problem:
             return
+        if state.last_read is not None and sig.event_time <= state.last_read:
+            return  # a late copy of what the last live read already saw (and closed on): only its mark counts
         inc = open_incident(state, sig.event_time, now, trigger="health")
     inc.signals += 1
     inc.first_signal = min(inc.first_signal, sig.event_time)
@@ -229,8 +242,10 @@ def recovery_hinted(inc: Incident, state: ScaleSetState) -> bool:
     if scale and scale.state == Availability.AVAILABLE.value and scale.at >= inc.first_signal:
         return True
     marks = [state.health.get(i) for i in inc.instance_ids]
-    return bool(marks) and all(m is not None and m.state == Availability.AVAILABLE.value for m in marks) and (
-        scale is None or scale.state == Availability.AVAILABLE.value
+    return (
+        bool(marks)
+        and all(m is not None and m.state == Availability.AVAILABLE.value for m in marks)
+        and (scale is None or scale.state == Availability.AVAILABLE.value)
     )
 
 
@@ -250,9 +265,14 @@ def schedule(state: ScaleSetState, now: datetime, settings: Settings) -> None:
             earliest = (state.last_read + MIN_READ_GAP) if state.last_read else now
             inc.next_check = min(inc.next_check, max(now, earliest))
         candidates.append(inc.next_check)
+    due = min(candidates) if candidates else None
+    if due is not None and state.last_read is not None:
+        # Signals alone never read one scale set more than once per MIN_READ_GAP: a backlog of old
+        # events (every hold already over) or a storm must not turn into one read per delivery.
+        due = max(due, state.last_read + MIN_READ_GAP)
     if state.diagnose:
-        candidates.append(now)
-    state.due = min(candidates) if candidates else None
+        due = now  # a rerun asks for a read now
+    state.due = due
 
 
 def flapping(state: ScaleSetState, now: datetime, settings: Settings) -> str | None:

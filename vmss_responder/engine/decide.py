@@ -155,7 +155,7 @@ def evaluate(
                 "decision",
                 f"{x.op} on {_targets(x.instance_ids)} verified: the live view shows recovery",
             )
-        elif now >= x.at + _verify_window(x, facts, settings):
+        elif now >= (x.last_sent or x.at) + _verify_window(x, facts, settings):
             d.verified[x.id] = False
             inc.note(
                 now,
@@ -165,7 +165,7 @@ def evaluate(
         else:
             waiting_on.append(x)
     if waiting_on:
-        deadline = min(x.at + _verify_window(x, facts, settings) for x in waiting_on)
+        deadline = min((x.last_sent or x.at) + _verify_window(x, facts, settings) for x in waiting_on)
         inc.phase = "verifying"
         inc.next_check = min(deadline, now + settings.verify_interval)
         inc.explanation = _explain_open(
@@ -184,7 +184,8 @@ def evaluate(
 
     # 4. hold --------------------------------------------------------------------------------
     hold_end = inc.first_signal + settings.hold_period
-    if inc.trigger == "health" and not inc.explained_by and not inc.paged and now < hold_end:
+    # a manual rerun (reason) asks for a decision now: someone is looking at it, so no hold
+    if inc.trigger == "health" and not inc.explained_by and not inc.paged and not reason and now < hold_end:
         inc.phase = "holding"
         inc.next_check = hold_end
         inc.explanation = _explain_open(

@@ -30,12 +30,22 @@ def describe_operation(op: Operation) -> str:
         if op.old_capacity is not None and op.new_capacity is not None:
             verb = "scaled out" if op.new_capacity > op.old_capacity else "scaled in"
             return f"{who} {verb} from {op.old_capacity} to {op.new_capacity}"
-        verb = "scaled out" if "scaleup" in op.operation.lower() else "scaled in" if "scaledown" in op.operation.lower() else "scaled"
+        verb = (
+            "scaled out"
+            if "scaleup" in op.operation.lower()
+            else "scaled in"
+            if "scaledown" in op.operation.lower()
+            else "scaled"
+        )
         return f"{who} {verb}"
     parts = [p for p in op.operation.lower().split("/") if p and p != "action"]
     leaf = parts[-1] if parts else op.operation
     verb = _VERBS.get(leaf, leaf)
-    target = f"instance{'s' if len(op.instance_ids) > 1 else ''} {', '.join(op.instance_ids)}" if op.instance_ids else "the scale set"
+    target = (
+        f"instance{'s' if len(op.instance_ids) > 1 else ''} {', '.join(op.instance_ids)}"
+        if op.instance_ids
+        else "the scale set"
+    )
     who = op.caller or "an unknown caller"
     return f"{who} {verb} {target}"
 
@@ -51,7 +61,9 @@ def operation_reference(op: Operation, settings: Settings) -> str:
     if op.ended:
         bits.append(f"completed {op.ended:%H:%M:%SZ}")
     else:
-        bits.append(f"no completion seen; assumed within {int(settings.operation_max_duration.total_seconds() // 60)} min")
+        bits.append(
+            f"no completion seen; assumed within {int(settings.operation_max_duration.total_seconds() // 60)} min"
+        )
     return "; ".join(bits)
 
 

@@ -61,8 +61,10 @@ def _stopping_operation(state: ScaleSetState, instance_id: str, now: datetime) -
     if latest and any(w in latest.operation.lower().replace("/", "") for w in STOP_WORDS):
         return f"{latest.operation} by {latest.caller or 'unknown caller'} at {latest.started:%H:%M:%SZ} (via {latest.channel})"
     for ann in reversed(state.annotations):
-        if ann.get("instance_id") == instance_id and ann.get("customer") and any(
-            w in ann["name"].lower() for w in ("deallocation", "stop")
+        if (
+            ann.get("instance_id") == instance_id
+            and ann.get("customer")
+            and any(w in ann["name"].lower() for w in ("deallocation", "stop"))
         ):
             return f"annotation {ann['name']} ({ann.get('context')}) at {ann['at']}"
     return None
@@ -91,12 +93,18 @@ def assess(state: ScaleSetState, facts: ScaleSetFacts, now: datetime, settings: 
     # --- automatic repairs configuration and state -----------------------------------
     if problems:
         if not facts.repairs_configured:
-            found.append(Found("repairs_disabled", "automaticRepairsPolicy is not configured on the scale set", ids))
+            found.append(
+                Found("repairs_disabled", "automaticRepairsPolicy is not configured on the scale set", ids)
+            )
         elif not facts.repairs_enabled:
             found.append(Found("repairs_disabled", "automaticRepairsPolicy.enabled is false", ids))
         elif facts.service_state in (None, "NotRunning"):
             found.append(
-                Found("repairs_disabled", f"AutomaticRepairs serviceState is {facts.service_state or 'absent'}", ids)
+                Found(
+                    "repairs_disabled",
+                    f"AutomaticRepairs serviceState is {facts.service_state or 'absent'}",
+                    ids,
+                )
             )
         elif facts.service_state == "Suspended":
             found.append(
@@ -125,7 +133,11 @@ def assess(state: ScaleSetState, facts: ScaleSetFacts, now: datetime, settings: 
                 "extension_failed",
                 "; ".join(
                     f"instance {i}: "
-                    + ", ".join(f"{e.name} {e.status}{': ' + e.message if e.message else ''}" for e in problems[i].extensions if e.failed)
+                    + ", ".join(
+                        f"{e.name} {e.status}{': ' + e.message if e.message else ''}"
+                        for e in problems[i].extensions
+                        if e.failed
+                    )
                     for i in ext_failed
                 ),
                 ext_failed,
@@ -133,15 +145,23 @@ def assess(state: ScaleSetState, facts: ScaleSetFacts, now: datetime, settings: 
         )
     stale = [i for i in ids if problems[i].latest_model_applied is False]
     if stale:
-        found.append(Found("stale_model", f"instances {_ids(stale)} do not run the latest scale set model", stale))
-    protected = [i for i in ids if problems[i].protect_from_scale_set_actions or problems[i].protect_from_scale_in]
+        found.append(
+            Found("stale_model", f"instances {_ids(stale)} do not run the latest scale set model", stale)
+        )
+    protected = [
+        i for i in ids if problems[i].protect_from_scale_set_actions or problems[i].protect_from_scale_in
+    ]
     if protected:
         found.append(
             Found(
                 "protected_instance",
                 "; ".join(
                     f"instance {i}: "
-                    + ("protectFromScaleSetActions" if problems[i].protect_from_scale_set_actions else "protectFromScaleIn")
+                    + (
+                        "protectFromScaleSetActions"
+                        if problems[i].protect_from_scale_set_actions
+                        else "protectFromScaleIn"
+                    )
                     for i in protected
                 )
                 + " (the responder and automatic repairs leave it alone)",
@@ -193,7 +213,11 @@ def assess(state: ScaleSetState, facts: ScaleSetFacts, now: datetime, settings: 
                 app_unhealthy,
             )
         )
-    elif total >= 2 and len(app_unhealthy) >= 2 and len(app_unhealthy) / total >= settings.probe_misconfigured_fraction:
+    elif (
+        total >= 2
+        and len(app_unhealthy) >= 2
+        and len(app_unhealthy) / total >= settings.probe_misconfigured_fraction
+    ):
         found.append(
             Found(
                 "probe_misconfigured",
@@ -205,7 +229,9 @@ def assess(state: ScaleSetState, facts: ScaleSetFacts, now: datetime, settings: 
         )
 
     platform = [
-        a for a in state.annotations if a.get("platform") and (not a.get("instance_id") or a["instance_id"] in problems)
+        a
+        for a in state.annotations
+        if a.get("platform") and (not a.get("instance_id") or a["instance_id"] in problems)
     ]
     if platform:
         found.append(

@@ -75,6 +75,11 @@ class ActionRecord:
     detail: str = ""
     capacity: int | None = None  # replace_instance: the capacity to restore once the instance is gone
     continuation: str | None = None  # run_command: LRO continuation token to collect the output
+    attempts: int = (
+        1  # calls sent: a call with no definite answer is confirmed from the live view, then resent
+    )
+    unconfirmed: bool = False  # the last call got no definite answer (5xx, lost connection, long throttle)
+    last_sent: datetime | None = None  # the latest call: verification waits from here
 
 
 @dataclass(slots=True)

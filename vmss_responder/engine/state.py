@@ -100,7 +100,9 @@ class ScaleSetState:
     due: datetime | None = None  # next evaluation
     diagnose: str | None = None  # why a diagnosis was requested without an incident
     last_read: datetime | None = None
-    unhealthy_since: dict[str, datetime] = field(default_factory=dict)  # first seen unhealthy in the live view
+    unhealthy_since: dict[str, datetime] = field(
+        default_factory=dict
+    )  # first seen unhealthy in the live view
     autoscale: list[tuple[datetime, int]] = field(default_factory=list)  # (time, +1 out / -1 in)
     resumes: list[datetime] = field(default_factory=list)
     instance_actions: dict[str, list[datetime]] = field(default_factory=dict)
@@ -142,7 +144,9 @@ class ScaleSetState:
             "unhealthy_since": {k: format_timestamp(v) for k, v in self.unhealthy_since.items()},
             "autoscale": [[format_timestamp(t), d] for t, d in self.autoscale],
             "resumes": [format_timestamp(t) for t in self.resumes],
-            "instance_actions": {k: [format_timestamp(t) for t in v] for k, v in self.instance_actions.items()},
+            "instance_actions": {
+                k: [format_timestamp(t) for t in v] for k, v in self.instance_actions.items()
+            },
             "pending_actions": self.pending_actions,
             "own_correlations": self.own_correlations,
             "annotations": self.annotations,

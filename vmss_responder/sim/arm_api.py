@@ -13,8 +13,10 @@ on it:
   (Run Command's result) or 204 after. Run Command returns only ``Location``, like Azure;
 * ``PUT``/``PATCH`` of the scale set apply at once and answer 200 with ``provisioningState``
   ``Succeeded``, so the SDK needs no polling;
-* injected faults (:class:`~vmss_responder.sim.fleet.Fault`) hit the next ARM requests, LRO polls
-  and Log Analytics queries excepted, and are answered without performing anything.
+* injected faults (:class:`~vmss_responder.sim.fleet.Fault`): queued ones hit the next ARM
+  requests, LRO polls and Log Analytics queries excepted; a :class:`~.faults.FaultPlan` hits a
+  seeded random share of the request kinds it names. A faulted request is answered without
+  performing anything, except a ``lost`` fault: performed, then the connection drops.
 
 Every request is recorded; :meth:`ArmApi.counts` gives the report's ``arm`` block.
 """
@@ -74,8 +76,11 @@ class RequestRecord:
     at: datetime
     method: str
     path: str
-    status: int
+    status: int  # 0: the connection was dropped without an answer
     kind: str  # read | write | poll | logQuery
+    fault: str = ""  # the injected fault: 429 | 500 | 503 | drop | lost (see .faults); "" for none
+    body: bytes = field(default=b"", repr=False)  # as sent, to tell which instances a mutation named
+    retry_after: float | None = None  # the Retry-After an injected fault answered with
 
 
 class BadRequest(Exception):
@@ -152,13 +157,24 @@ class ArmApi:
         now = self.clock.now()
         route, match = self._route(request.path)
         kind = (route.kind if route else None) or ("read" if request.method == "GET" else "write")
-        response = self._serve(request, route, match, kind, now)
+        response, fault = self._serve(request, route, match, kind, now)
         with self._lock:
             response.headers["x-ms-request-id"] = _request_id(len(self._log))
             if kind in self._buckets:
                 remaining = self._buckets[kind].take(now)
                 response.headers[f"x-ms-ratelimit-remaining-subscription-{kind}s"] = str(remaining)
-            self._log.append(RequestRecord(now, request.method, request.path, response.status, kind))
+            retry_after = response.headers.get("Retry-After") if fault else None
+            record = RequestRecord(
+                now,
+                request.method,
+                request.path,
+                response.status,
+                kind,
+                fault.kind if fault else "",
+                request.body,
+                float(retry_after) if retry_after else None,
+            )
+            self._log.append(record)
         return response
 
     def _route(self, path: str) -> tuple[Route | None, re.Match[str] | None]:
@@ -170,32 +186,41 @@ class ArmApi:
 
     def _serve(
         self, request: Request, route: Route | None, match: re.Match[str] | None, kind: str, now: datetime
-    ) -> Response:
+    ) -> tuple[Response, Fault | None]:
+        """The answer, and the injected fault it carries (if any)."""
         if route is None or match is None:
-            return _error(404, "ResourceNotFound", f"The resource at '{request.path}' was not found.")
+            return _error(404, "ResourceNotFound", f"The resource at '{request.path}' was not found."), None
         handler = route.methods.get(request.method)
         if handler is None:
             return _error(
                 405,
                 "MethodNotAllowed",
                 f"The requested resource does not support http method '{request.method}'.",
-            )
+            ), None
+        if kind != "logQuery":
+            if not request.param("api-version"):
+                return _error(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                ), None
+            if not (request.headers.get("Authorization") or "").startswith("Bearer "):
+                return _error(
+                    401,
+                    "AuthenticationFailed",
+                    "Authentication failed. The 'Authorization' header is missing.",
+                ), None
+        fault = self.fleet.take_fault(kind, f"{request.method} {request.path.lower()}")
+        if fault is not None and not fault.after:
+            return _fault_response(fault, kind, now), fault
+        response = self._perform(handler, request, match, kind, now)
+        return (Response(0), fault) if fault is not None else (response, None)
+
+    def _perform(
+        self, handler: Handler, request: Request, match: re.Match[str], kind: str, now: datetime
+    ) -> Response:
         if kind == "logQuery":
             return handler(self, request, match, now)
-        if not request.param("api-version"):
-            return _error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            )
-        if not (request.headers.get("Authorization") or "").startswith("Bearer "):
-            return _error(
-                401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
-            )
-        if kind != "poll":
-            fault = self.fleet.take_fault()
-            if fault is not None:
-                return _fault_response(fault, kind, now)
         try:
             with self.fleet.lock:
                 self.fleet.tick(now)

@@ -58,14 +58,15 @@ def _etag(generation: int) -> str:
 
 def provisioning_status(inst: Instance) -> dict[str, Any]:
     """``ProvisioningState/succeeded``; a failed VM carries the reason as ARM does
-    (``ProvisioningState/failed/VMExtensionProvisioningError`` when an extension failed)."""
-    state = inst.provisioning_state
+    (``ProvisioningState/failed/VMExtensionProvisioningError`` when an extension failed). Its
+    ``time`` is when the state last changed (creation, or the end of the last restart/reimage)."""
+    state, changed = inst.provisioning_state, inst.provisioning_changed or inst.created
     if state != "Failed":
-        return _status(f"ProvisioningState/{state.lower()}", _DISPLAY[state], time=inst.created)
+        return _status(f"ProvisioningState/{state.lower()}", _DISPLAY[state], time=changed)
     failed = next((e for e in inst.extensions if e.status == "Failed"), None)
     code = "ProvisioningState/failed/VMExtensionProvisioningError" if failed else "ProvisioningState/failed"
     return _status(
-        code, _DISPLAY[state], level="Error", message=failed.message if failed else None, time=inst.created
+        code, _DISPLAY[state], level="Error", message=failed.message if failed else None, time=changed
     )
 
 

@@ -21,7 +21,7 @@ import email.utils
 import json
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socket import IPPROTO_TCP, TCP_NODELAY, socket
@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ..clock import Clock
 from .activity_log import ActivityEntrySpec, ActivityTable
 from .arm_api import ArmApi, Request, RequestRecord
+from .faults import ARM_REQUESTS, DEFAULT_KINDS, FaultPlan
 from .fleet import Fleet
 from .tls import LoopbackTls, loopback_tls
 
@@ -82,7 +83,8 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request: socket, client_address: Any) -> None:  # type: ignore[override]
         """TLS handshake in the connection's own thread, so a slow client cannot stall accept()."""
         request.settimeout(_Handler.timeout)
-        request.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)  # headers and body are separate writes: no Nagle stall
+        # headers and body are separate writes: no Nagle stall
+        request.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         try:
             connection = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -100,8 +102,9 @@ class ArmEmulator:
 
     Faults injected with :meth:`inject_faults` (or a scenario's ``arm_faults`` step through the
     fleet) apply to the next ARM requests in arrival order, LRO status polls and Log Analytics
-    queries excepted; a faulted request is answered without doing anything, and still counts as a
-    read or write.
+    queries excepted; :meth:`inject_fault_rate` (or an ``arm_fault_rate`` step) fails a seeded
+    random share of requests. A faulted request is answered without doing anything (a ``lost``
+    fault excepted), and still counts as a read or write; :attr:`requests` names the fault.
     """
 
     def __init__(
@@ -173,6 +176,24 @@ class ArmEmulator:
         if status not in (0, 429, 500, 503):
             raise ValueError(f"unsupported fault status {status}")
         self.fleet.add_faults(count, status, retry_after)
+
+    def inject_fault_rate(
+        self,
+        rate: float,
+        kinds: Sequence[str] = DEFAULT_KINDS,
+        retry_after_range: tuple[float, float] = (1.0, 1200.0),
+        seed: int | str = 0,
+        *,
+        request_kinds: Iterable[str] = ARM_REQUESTS,
+    ) -> None:
+        """From now on fail a seeded random ``rate`` of requests (0 stops it). ``kinds``: among
+        ``429`` (``Retry-After`` log-uniform in ``retry_after_range``), ``500``, ``503``, ``drop``
+        and ``lost`` (performed, answer lost). ``request_kinds``: which request kinds may fail, ARM reads
+        and writes by default; add ``poll`` and ``logQuery`` for LRO polls and Log Analytics."""
+        plan = (
+            FaultPlan(rate, tuple(kinds), retry_after_range, seed, frozenset(request_kinds)) if rate else None
+        )
+        self.fleet.set_fault_rate(plan)
 
     def counts(self) -> dict[str, int]:
         """``{"reads", "writes", "throttled", "logQueries"}`` served so far (LRO polls not counted)."""

@@ -3,7 +3,7 @@
 The fleet is the emulator's state and the only place where the platform's rules live:
 
 * the timeline's fleet steps (``set_instance``, ``remove_instances``, ``add_instances``,
-  ``set_scale_set``, ``arm_faults``) via :meth:`Fleet.apply_step`;
+  ``set_scale_set``, ``arm_faults``, ``arm_fault_rate``) via :meth:`Fleet.apply_step`;
 * the mutations the responder's ARM calls cause (resume, restart, reimage, delete, capacity,
   run command). Each long-running one is an :class:`Operation` that finishes
   ``operation_seconds`` later on the clock; the emulator's LRO status URLs report on it;
@@ -29,9 +29,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..durations import parse_timestamp
+from .faults import ARM_REQUESTS, FaultPlan, RandomFaults
 from .fleet_spec import (
     AUTOMATIC_REPAIRS,
     AddInstancesStep,
+    ArmFaultRateStep,
     ArmFaultsStep,
     FleetError,
     FleetSpec,
@@ -76,6 +78,7 @@ class Fleet:
         self._pending: list[Operation] = []
         self._operations: dict[str, Operation] = {}
         self._faults: deque[Fault] = deque()
+        self._random_faults: RandomFaults | None = None
         self._op_numbers = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -130,9 +133,20 @@ class Fleet:
         with self._lock:
             self._faults.extend(Fault(status, retry_after) for _ in range(count))
 
-    def take_fault(self) -> Fault | None:
+    def set_fault_rate(self, plan: FaultPlan | None) -> None:
+        """From now on fail a seeded random share of requests (``None`` stops it); queued faults
+        from :meth:`add_faults` still come first."""
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            self._random_faults = RandomFaults(plan) if plan is not None else None
+
+    def take_fault(self, request_kind: str = "read", request: str = "") -> Fault | None:
+        """The fault for the next request of ``request_kind`` (read, write, poll, logQuery), if any;
+        ``request`` (method and path) keys the random draw. Queued faults hit ARM reads and writes
+        only, as they always did."""
+        with self._lock:
+            if self._faults and request_kind in ARM_REQUESTS:
+                return self._faults.popleft()
+            return self._random_faults.draw(request_kind, request) if self._random_faults else None
 
     # --- the timeline ----------------------------------------------------------------------
 
@@ -145,6 +159,12 @@ class Fleet:
             at = self._cursor
             if isinstance(spec, ArmFaultsStep):
                 self.add_faults(spec.count, spec.status, spec.retryAfterSeconds)
+                return
+            if isinstance(spec, ArmFaultRateStep):
+                plan = (
+                    FaultPlan(spec.rate, spec.kinds, spec.retryAfterSeconds, spec.seed) if spec.rate else None
+                )
+                self.set_fault_rate(plan)
                 return
             ss = self._sets.get(spec.scaleSet.lower())
             if ss is None:

@@ -216,13 +216,43 @@ class ArmFaultsStep(ScenarioSpec):
     retryAfterSeconds: Annotated[float, Field(ge=0)] | None = None
 
 
-FleetStep = SetInstanceStep | RemoveInstancesStep | AddInstancesStep | SetScaleSetStep | ArmFaultsStep
+class ArmFaultRateStep(ScenarioSpec):
+    """From this step on, ``rate`` of ARM requests fail (0 ends it); see :mod:`.faults`."""
+
+    op: Literal["arm_fault_rate"]
+    rate: Annotated[float, Field(ge=0, le=1)]
+    kinds: Annotated[tuple[Literal["429", "500", "503", "drop", "lost"], ...], Field(min_length=1)] = (
+        "429",
+        "500",
+        "503",
+        "drop",
+    )
+    retryAfterSeconds: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (1.0, 1200.0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> ArmFaultRateStep:
+        low, high = self.retryAfterSeconds
+        if low > high:
+            raise ValueError("retryAfterSeconds must be [low, high] with low <= high")
+        return self
+
+
+FleetStep = (
+    SetInstanceStep
+    | RemoveInstancesStep
+    | AddInstancesStep
+    | SetScaleSetStep
+    | ArmFaultsStep
+    | ArmFaultRateStep
+)
 STEP_MODELS: dict[str, type[ScenarioSpec]] = {
     "set_instance": SetInstanceStep,
     "remove_instances": RemoveInstancesStep,
     "add_instances": AddInstancesStep,
     "set_scale_set": SetScaleSetStep,
     "arm_faults": ArmFaultsStep,
+    "arm_fault_rate": ArmFaultRateStep,
 }
 
 

@@ -58,6 +58,9 @@ class Instance:
     run_command_output: str | None
     created: datetime
     unhealthy_since: datetime | None = None
+    # when the provisioning state last changed (ARM's ProvisioningState status ``time``): a caller
+    # whose restart or reimage got no answer can tell from it whether the operation happened
+    provisioning_changed: datetime | None = None
 
     @classmethod
     def from_spec(cls, spec: InstanceSpec, instance_id: str, at: datetime) -> Instance:
@@ -100,6 +103,7 @@ class Instance:
     def begin_update(self, at: datetime) -> None:
         """The visible state while the platform restarts or reimages the VM."""
         self.provisioning_state, self.power_state = "Updating", "starting"
+        self.provisioning_changed = at
         self.set_health("Initializing", at)
 
     def repaired(self, at: datetime, action: str) -> None:
@@ -113,6 +117,7 @@ class Instance:
         if action == "Replace":
             fields["latestModelApplied"] = True
         self.apply(fields | self.after_repair, at)
+        self.provisioning_changed = at
         if self.health in UNHEALTHY:
             self.unhealthy_since = at
 
@@ -250,10 +255,21 @@ class Operation:
 
 @dataclass(frozen=True)
 class Fault:
-    """An injected ARM failure; status 0 drops the connection without an answer."""
+    """An injected ARM failure; status 0 drops the connection without an answer.
+
+    ``after``: the request is performed first and only its answer is lost (a timeout whose
+    outcome the caller cannot know); otherwise nothing is performed."""
 
     status: int
     retry_after: float | None = None
+    after: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``429``, ``500``, ``503``, ``drop`` or ``lost`` (see :mod:`.faults`)."""
+        if self.status == 0:
+            return "lost" if self.after else "drop"
+        return str(self.status)
 
 
 def _extension_names(ss: ScaleSet) -> list[str]:

@@ -99,7 +99,9 @@ def parse_scenario(data: Any, path: str = "") -> Scenario:
     expect = data.get("expect") or {}
     if not isinstance(expect, dict):
         raise ScenarioError("expect: must be an object")
-    scenario = Scenario(name, str(data.get("description", "")), start, until, config, fleet, steps, expect, path)
+    scenario = Scenario(
+        name, str(data.get("description", "")), start, until, config, fleet, steps, expect, path
+    )
     scenario.settings({"scopes": [f"/subscriptions/{scenario.subscription_id}"]})
     return scenario
 

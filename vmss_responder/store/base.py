@@ -51,7 +51,9 @@ class Record:
 def check_key(partition: str, row: str) -> None:
     for name, key in (("partition", partition), ("row", row)):
         if not isinstance(key, str) or not key or len(key) > MAX_KEY or _BAD_KEY.search(key):
-            raise StoreError(f"invalid {name} key {str(key)[:80]!r}: 1-{MAX_KEY} chars, no / \\ # ? or control characters")
+            raise StoreError(
+                f"invalid {name} key {str(key)[:80]!r}: 1-{MAX_KEY} chars, no / \\ # ? or control characters"
+            )
 
 
 def check_table(table: str) -> None:
@@ -68,7 +70,13 @@ def encode(value: dict[str, Any]) -> str:
 
 def safe_key(text: str) -> str:
     """Turn any identity (resource IDs contain '/') into a valid key, reversibly readable."""
-    return text.replace("%", "%25").replace("/", "%2F").replace("\\", "%5C").replace("#", "%23").replace("?", "%3F")
+    return (
+        text.replace("%", "%25")
+        .replace("/", "%2F")
+        .replace("\\", "%5C")
+        .replace("#", "%23")
+        .replace("?", "%3F")
+    )
 
 
 class Store(ABC):
