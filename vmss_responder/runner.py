@@ -32,7 +32,7 @@ from .azure import invocation_deadline
 from .clock import Clock
 from .config import Settings
 from .diagnostics import read_facts
-from .engine.correlate import absorb, new_state
+from .engine.correlate import MIN_READ_GAP, absorb, new_state
 from .engine.decide import Decisions, evaluate
 from .engine.incident import ActionRecord, Incident
 from .engine.state import ScaleSetState
@@ -504,7 +504,8 @@ class Responder:
             ref = parsed_id[0]
             if st.outbox:
                 self._flush_outbox(st.key, st.scale_set_id)
-            if st.due is not None and st.due <= now:
+            paced = st.last_read is not None and now < st.last_read + MIN_READ_GAP
+            if st.due is not None and st.due <= now and not paced:
                 try:
                     self.evaluate(ref)
                 except Exception:  # one scale set's failure must not stop the sweep for the others

@@ -17,9 +17,9 @@ from ..signals import Availability, Kind, OpCategory, Phase, Signal
 from .incident import Incident, Status
 from .state import HealthMark, Operation, ScaleSetState
 
-# Never read the live view of one scale set more often than this on recovery hints alone
-# (Compute allows its instance view about 10 reads a minute; many signals, one read).
-MIN_READ_GAP = timedelta(minutes=2)
+# Never read the live view of one scale set more often than this, whatever the signals (a manual
+# rerun excepted): at most two reads in any five minutes, far inside Compute's instance-view budget.
+MIN_READ_GAP = timedelta(seconds=150)
 
 
 def new_state(scale_set_id: str) -> ScaleSetState:
