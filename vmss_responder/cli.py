@@ -37,16 +37,26 @@ def summarize(scenario: Any, report: dict[str, Any]) -> str:
     for inc in report["incidents"]:
         name = inc["scaleSet"].rsplit("/", 1)[-1]
         ids = f" instances {', '.join(inc['instanceIds'])}" if inc["instanceIds"] else ""
-        lines.append(f"   incident {inc['id']}: {name}{ids} -> {inc['status'].upper()} [{', '.join(inc['findings'])}] ({inc['signals']} signals)")
+        lines.append(
+            f"   incident {inc['id']}: {name}{ids} -> {inc['status'].upper()} [{', '.join(inc['findings'])}] ({inc['signals']} signals)"
+        )
         lines.append(f"     {inc['explanation']}")
     if not report["incidents"]:
         lines.append("   no incident")
     pages = [n for n in report["notifications"] if n["severity"] == "page"]
-    lines.append(f"   pages: {len(pages)}; notifications: " + (", ".join(f"{n['severity']}@{n['at'][11:16]}->{n['channel']}" for n in report["notifications"]) or "none"))
+    lines.append(
+        f"   pages: {len(pages)}; notifications: "
+        + (
+            ", ".join(f"{n['severity']}@{n['at'][11:16]}->{n['channel']}" for n in report["notifications"])
+            or "none"
+        )
+    )
     for a in report["actions"]:
         lines.append(f"   action {a['op']} {a['instanceIds'] or ''} {a['mode']} {a['result']}: {a['reason']}")
     arm = report["arm"]
-    lines.append(f"   ARM: {arm['reads']} reads, {arm['writes']} writes, {arm['throttled']} throttled, {arm['logQueries']} log queries; rejected: {len(report['rejected'])}")
+    lines.append(
+        f"   ARM: {arm['reads']} reads, {arm['writes']} writes, {arm['throttled']} throttled, {arm['logQueries']} log queries; rejected: {len(report['rejected'])}"
+    )
     return "\n".join(line for line in lines if line)
 
 
@@ -59,7 +69,9 @@ def _demo_cmd(args: argparse.Namespace) -> int:
     if not files:
         print(f"no scenarios in {folder}", file=sys.stderr)
         return 2
-    print(f"Replaying {len(files)} scenarios from {folder} on a virtual clock against the local ARM emulator\n")
+    print(
+        f"Replaying {len(files)} scenarios from {folder} on a virtual clock against the local ARM emulator\n"
+    )
     for i, path in enumerate(files, 1):
         sc = load_scenario(path)
         print(f"[{i}/{len(files)}] {sc.name} ...", flush=True)
@@ -79,16 +91,32 @@ def _notify_test_cmd(args: argparse.Namespace) -> int:
     settings = settings_from_env(os.environ)
     senders = build_senders(settings)
     if args.channel not in senders:
-        print(f"channel {args.channel!r} is not configured; configured: {', '.join(senders) or 'none'}", file=sys.stderr)
+        print(
+            f"channel {args.channel!r} is not configured; configured: {', '.join(senders) or 'none'}",
+            file=sys.stderr,
+        )
         return 2
     note = sample_notification(args.severity, SystemClock().now(), reason="test")
     result = senders[args.channel].send(note)
-    print(json.dumps({"channel": args.channel, "ok": result.ok, "status": result.status, "error": result.error}))
+    print(
+        json.dumps({"channel": args.channel, "ok": result.ok, "status": result.status, "error": result.error})
+    )
     return 0 if result.ok else 1
 
 
 def _bench_cmd(args: argparse.Namespace) -> int:
-    from bench.run import main as bench_main  # bench/ lives beside the package in the repo
+    """``bench/`` is a tool of the repository, not part of the installed package: it needs the
+    checkout around it (the scenario library, ``function_app.py``), so it is imported from there."""
+    root = str(REPO_SCENARIOS.parent)
+    if not (REPO_SCENARIOS.parent / "bench" / "run.py").is_file():
+        print(
+            f"bench: no bench/ beside the package ({root}); run it from a clone of the repository",
+            file=sys.stderr,
+        )
+        return 2
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from bench.run import main as bench_main
 
     return bench_main(json_output=args.json)
 
@@ -99,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("replay", help="replay scenario files on a virtual clock and print the report")
     p.add_argument("scenarios", nargs="+")
-    p.add_argument("--json", action="store_true", help="print the JSON report (an array for several scenarios)")
+    p.add_argument(
+        "--json", action="store_true", help="print the JSON report (an array for several scenarios)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print each timeline step to stderr")
     p.set_defaults(func=_replay_cmd)
 

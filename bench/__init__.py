@@ -1,0 +1,1 @@
+"""Benchmarks: ``vmss-responder bench`` (see README.md beside this file)."""
