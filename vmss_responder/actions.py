@@ -70,13 +70,16 @@ def run_action(
     *,
     script: str = "",
     capacity: int | None = None,
+    correlation_id: str | None = None,
 ) -> CallResult:
-    """Start one mutation. Raises nothing for ARM errors: they come back as ``ok=False`` with the reason."""
+    """Start one mutation. Raises nothing for ARM errors: they come back as ``ok=False`` with the reason.
+
+    ``correlation_id``: the caller's, recorded before the call (a fresh one otherwise)."""
     from azure.core.exceptions import AzureError
 
     from .azure import ArmThrottled
 
-    cid = str(uuid.uuid4())
+    cid = correlation_id or str(uuid.uuid4())
     rg, name = ref.resource_group, ref.name
     if op != "resume_repairs" and not instance_ids:
         raise ActionError(f"{op} must name its instance IDs")

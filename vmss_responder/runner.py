@@ -331,17 +331,32 @@ class Responder:
         )
 
     def _run(self, ref: ScaleSetRef, planned: list[ActionRecord], facts: Any) -> None:
-        """Execute claimed actions exactly once, then remember their correlation IDs as our own."""
-        own: list[str] = []
+        """Execute claimed actions exactly once.
+
+        Each executed record is stored *before* its call, already ``unconfirmed`` with its
+        correlation ID (remembered as our own) and, for a replacement, the capacity to restore: if
+        the process dies during the call, the next evaluation confirms or resends it from the live view.
+        """
+        now = self.clock.now()
+        todo: list[ActionRecord] = []
+        for rec in planned:
+            if rec.mode == "executed":
+                rec.correlation_id, rec.unconfirmed, rec.last_sent = (
+                    str(uuid.uuid4()),
+                    rec.op != "run_command",
+                    now,
+                )
+                if rec.op == "replace_instance":
+                    rec.capacity = facts.capacity
+            if self.actions.claim(rec) and rec.mode == "executed":
+                todo.append(rec)  # not a shadow repeat, not claimed by another instance
+        if not todo:
+            return
+        self._remember_own(ref, *(rec.correlation_id or "" for rec in todo))
         executed_instances: dict[str, datetime] = {}
         resumed = False
-        for rec in planned:
-            if not self.actions.claim(rec):
-                continue  # already recorded (shadow repeat) or executed by another instance
-            if rec.mode != "executed":
-                continue
+        for rec in todo:
             call = self._call(ref, rec, facts.capacity)
-            own.append(call.correlation_id.lower())
             if not (call.ok or rec.unconfirmed):
                 continue
             if rec.op == "resume_repairs":
@@ -349,17 +364,16 @@ class Responder:
             elif rec.op != "run_command":
                 for iid in rec.instance_ids:
                     executed_instances[iid] = rec.at
-        if not own:
+        if not (resumed or executed_instances):
             return
 
-        def remember(st: ScaleSetState) -> None:
-            st.own_correlations.extend(own)
+        def budgets(st: ScaleSetState) -> None:
             if resumed:
-                st.resumes.append(self.clock.now())
+                st.resumes.append(now)
             for iid, at in executed_instances.items():
                 st.instance_actions.setdefault(iid, []).append(at)
 
-        self.states.update(ref.key, ref.id, remember)
+        self.states.update(ref.key, ref.id, budgets)
 
     def _call(self, ref: ScaleSetRef, rec: ActionRecord, capacity: int) -> Any:
         """Send one action's call and record what came back. Without a definite answer the record
@@ -371,6 +385,7 @@ class Responder:
             rec.instance_ids,
             script=self.settings.run_command_script,
             capacity=capacity,
+            correlation_id=rec.correlation_id,
         )
         rec.correlation_id, rec.detail, rec.continuation = call.correlation_id, call.detail, call.continuation
         rec.last_sent = self.clock.now()
@@ -397,8 +412,10 @@ class Responder:
             rec.detail += "; not confirmed, and no longer needed: the instance recovered or is gone"
         elif rec.attempts < MAX_ACTION_ATTEMPTS:
             rec.attempts += 1
-            call = self._call(ref, rec, rec.capacity if rec.capacity is not None else facts.capacity)
-            self._remember_own(ref, call.correlation_id)
+            rec.correlation_id = str(uuid.uuid4())
+            self._remember_own(ref, rec.correlation_id)  # before the call: its echoes are ours even if we die
+            self.actions.save(rec)
+            self._call(ref, rec, rec.capacity if rec.capacity is not None else facts.capacity)
             return False
         else:
             rec.unconfirmed, rec.result = False, "failed"
@@ -443,8 +460,10 @@ class Responder:
             out.append(rec)
         return out
 
-    def _remember_own(self, ref: ScaleSetRef, correlation_id: str) -> None:
-        self.states.update(ref.key, ref.id, lambda st: st.own_correlations.append(correlation_id.lower()))
+    def _remember_own(self, ref: ScaleSetRef, *correlation_ids: str) -> None:
+        self.states.update(
+            ref.key, ref.id, lambda st: st.own_correlations.extend(c.lower() for c in correlation_ids)
+        )
 
     def _verify(self, prior: list[ActionRecord], decisions: Decisions) -> None:
         for rec in prior:

@@ -56,6 +56,7 @@ FALLBACK_CHANNEL = "log"
 # Channels whose storms fold into digests. PagerDuty keeps one event per incident: each page needs
 # its own dedup_key to be resolved later, and PagerDuty groups alerts itself.
 PRUNE_EVERY = timedelta(hours=1)
+FOLDS = "folds"  # on a digest record: the rows it folds
 DIGESTED = frozenset({"teams", "webhook", "log"})
 
 # Why an attempt did not finish a record: another instance holds it, it was finished before
@@ -132,25 +133,27 @@ class Outbox:
 
     def enqueue(self, notification: Notification) -> list[str]:
         """Store one record per channel; returns the channels newly enqueued (none on a repeat)."""
-        now = format_timestamp(self._clock.now())
         row = row_key(notification.incident_id, notification.seq)
         enqueued = []
         for channel in self.channels:
             if self._store.get(DONE_TABLE, channel, row) is not None:
                 continue
-            value = {
-                "notification": notification.to_dict(),
-                "enqueuedAt": now,
-                "attempts": 0,
-                "nextAttempt": now,
-                "lastStatus": None,
-                "lastError": None,
-                "leaseOwner": None,
-                "leaseUntil": None,
-            }
-            if self._store.insert(OUTBOX_TABLE, channel, row, value) is not None:
+            if self._store.insert(OUTBOX_TABLE, channel, row, self._record_value(notification)) is not None:
                 enqueued.append(channel)
         return enqueued
+
+    def _record_value(self, notification: Notification) -> dict[str, Any]:
+        now = format_timestamp(self._clock.now())
+        return {
+            "notification": notification.to_dict(),
+            "enqueuedAt": now,
+            "attempts": 0,
+            "nextAttempt": now,
+            "lastStatus": None,
+            "lastError": None,
+            "leaseOwner": None,
+            "leaseUntil": None,
+        }
 
     # --- sending --------------------------------------------------------------------------------
 
@@ -170,15 +173,12 @@ class Outbox:
         return finished
 
     def _deliver_channel(self, channel: str, sender: Sender, budget: int, finished: list[Delivery]) -> int:
-        records = list(self._store.query(OUTBOX_TABLE, channel))
-        chains = [list(group) for _, group in groupby(records, key=lambda r: r.row.rsplit("|", 1)[0])]
-        chains.sort(key=lambda chain: (parse_timestamp(chain[0].value["notification"]["at"]), chain[0].row))
+        chains = self._chains(channel)
         gate = self._gates.load(channel, self._clock.now(), self._settings) if channel in DIGESTED else None
         if gate is not None and gate.releasing(self._clock.now()):
-            folded = self._release(channel, sender, chains, gate, finished)
-            if folded is None:
-                return budget  # the digest failed (retried later) or another instance is releasing it
-            chains = [c for c in chains if c[0].value["notification"]["incidentId"] not in folded]
+            if not self._release(channel, chains, gate):
+                return budget  # another instance releases this window
+            chains = self._chains(channel)  # the digest record is among them now
         for chain in chains:
             if gate is not None and not self._admit(channel, gate, chain):
                 continue  # held for the next digest
@@ -197,11 +197,20 @@ class Outbox:
                 break  # claimed by someone else
         return budget
 
+    def _chains(self, channel: str) -> list[list[Record]]:
+        """The channel's pending records grouped by incident, in seq order, oldest incident first."""
+        records = list(self._store.query(OUTBOX_TABLE, channel))
+        chains = [list(group) for _, group in groupby(records, key=lambda r: r.row.rsplit("|", 1)[0])]
+        chains.sort(key=lambda chain: (parse_timestamp(chain[0].value["notification"]["at"]), chain[0].row))
+        return chains
+
     # --- storm digests (see digest.py) -----------------------------------------------------------
 
     def _admit(self, channel: str, gate: Gate, chain: list[Record]) -> bool:
         """May this incident's due records go out on their own? Records the decision in the gate."""
         incident_id = chain[0].value["notification"]["incidentId"]
+        if FOLDS in chain[0].value:
+            return True  # a digest itself is never held
         if incident_id in gate.announced or not self._due(chain[0]):
             return incident_id in gate.announced
         now = self._clock.now()
@@ -218,10 +227,14 @@ class Outbox:
             self._gates.save(channel, gate)
         return False
 
-    def _release(
-        self, channel: str, sender: Sender, chains: list[list[Record]], gate: Gate, finished: list[Delivery]
-    ) -> set[str] | None:
-        """Send what the gate held as one digest: the incidents folded into it, or None to stop the channel."""
+    def _release(self, channel: str, chains: list[list[Record]], gate: Gate) -> bool:
+        """Turn what the gate held into one digest record; False if another instance releases it.
+
+        Crash-safe and exclusive: the gate is closed first under its ETag (one winner per window);
+        then the digest goes into the outbox as a record of its own, listing what it folds, and only
+        then are the held records finished as folded. The digest is sent like any record (same id
+        and body on a retry); sending it first finishes any folded record a crash left behind.
+        """
         now = self._clock.now()
         held = [
             c
@@ -229,33 +242,42 @@ class Outbox:
             if c[0].value["notification"]["incidentId"] not in gate.announced and self._due(c[0])
         ]
         window = gate.hold_until or now
-        folded: set[str] = set()
+        gate.hold_until = None
         if len(held) > 1:
-            claimed = [
-                (r, etag) for c in held for r in c if self._due(r) and (etag := self._claim(channel, r))
-            ]
-            if not claimed:
-                return None
-            notes = [Notification.from_dict(r.value["notification"]) for r, _ in claimed]
-            digest = digest_of(channel, notes, window, now)
-            result = self._send(sender, channel, digest)
-            settled = [
-                self._settle(channel, r, etag, n, result, f"folded into {digest.id}")
-                for (r, etag), n in zip(claimed, notes, strict=True)
-            ]
-            if not result.ok:
-                return None
-            finished.append(
-                self._record_done(channel, digest, "skipped" if result.skipped else "sent", 1, result, "")
-            )
-            finished.extend(d for d in settled if isinstance(d, Delivery))
             gate.last_digest = now
-            folded = {n.incident_id for n in notes}
         else:
             for c in held:  # a lone held incident is simply sent
                 gate.announced[c[0].value["notification"]["incidentId"]] = now
-        gate.hold_until = None
-        return folded if self._gates.save(channel, gate) else None
+        if not self._gates.save(channel, gate):
+            return False
+        if len(held) <= 1:
+            return True
+        claimed = [(r, etag) for c in held for r in c if self._due(r) and (etag := self._claim(channel, r))]
+        if not claimed:
+            return True
+        notes = [Notification.from_dict(r.value["notification"]) for r, _ in claimed]
+        digest = digest_of(channel, notes, window, now)
+        value = self._record_value(digest)
+        value[FOLDS] = [r.row for r, _ in claimed]
+        self._store.insert(OUTBOX_TABLE, channel, row_key(digest.incident_id, digest.seq), value)
+        self._fold(channel, digest.id, claimed)
+        return True
+
+    def _fold(self, channel: str, digest_id: str, claimed: list[tuple[Record, str]]) -> None:
+        for r, etag in claimed:
+            n = Notification.from_dict(r.value["notification"])
+            attempts = int(r.value.get("attempts", 0))
+            self._finish(
+                channel, r.row, etag, n, "skipped", attempts, SendResult(ok=True), f"folded into {digest_id}"
+            )
+
+    def _finish_folds(self, channel: str, record: Record) -> None:
+        """Before a digest goes out: finish the records it folds that a crash left pending."""
+        left = [
+            rec for row in record.value.get(FOLDS, []) if (rec := self._store.get(OUTBOX_TABLE, channel, row))
+        ]
+        digest_id = record.value["notification"]["id"]
+        self._fold(channel, digest_id, [(r, etag) for r in left if (etag := self._claim(channel, r))])
 
     def _due(self, record: Record) -> bool:
         now = self._clock.now()
@@ -285,6 +307,8 @@ class Outbox:
             # Finished by an earlier attempt whose cleanup did not happen, or re-enqueued after it.
             self._delete(channel, record.row, etag)
             return "already_done"
+        if FOLDS in record.value:
+            self._finish_folds(channel, record)
         notification = Notification.from_dict(record.value["notification"])
         return self._settle(channel, record, etag, notification, self._send(sender, channel, notification))
 
@@ -295,12 +319,11 @@ class Outbox:
         etag: str,
         notification: Notification,
         result: SendResult,
-        folded: str = "",
     ) -> Delivery | Attempt:
         """Book one attempt's result: finished (sent, skipped, dead) or rescheduled with backoff."""
         attempts = int(record.value.get("attempts", 0)) + 1
         if result.ok:
-            outcome = "skipped" if (result.skipped or folded) else "sent"
+            outcome = "skipped" if result.skipped else "sent"
             return self._finish(
                 channel,
                 record.row,
@@ -309,7 +332,7 @@ class Outbox:
                 outcome,
                 attempts,
                 result,
-                folded or result.skipped or "",
+                result.skipped or "",
             )
         if result.retryable and attempts < self._settings.notify_max_attempts:
             self._reschedule(channel, record.row, etag, record.value, attempts, result)
