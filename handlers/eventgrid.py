@@ -64,9 +64,11 @@ def _validation_response(payload: Any) -> Response:
             field=at(path, "eventType"),
         )
     data = event.get("data")
-    code = data.get("validationCode") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise BadRequest(400, "missing or not an object", field=at(path, "data"))
+    code = data.get("validationCode")
     if not isinstance(code, str) or not code:
-        raise BadRequest(400, "missing or not a string", field=at(path, "data.validationCode"))
+        raise BadRequest(400, "missing or not a string", field=at(at(path, "data"), "validationCode"))
     log.info("answered the Event Grid subscription validation for topic %s", event.get("topic"))
     return json_response(200, {"validationResponse": code})
 

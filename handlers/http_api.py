@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("vmss_responder.http")
 
 MAX_BODY = 1024 * 1024  # Event Grid's own limit per delivery; alert and autoscale bodies are far smaller
+STORE_HEADROOM = 4096  # the inbox record around a payload: channel, times, lease owner
+MAX_DEPTH = 64  # System.Text.Json's default limit; Azure's payloads nest under 10 levels
 JSON_TYPE = "application/json; charset=utf-8"
 
 
@@ -99,7 +101,13 @@ _KINDS = {dict: "an object", list: "an array"}
 
 
 def read_json(request: Request, *expected: type) -> Any:
-    """Decode the body as JSON of one of the ``expected`` top-level types, or raise a 400."""
+    """Decode the body as JSON of one of the ``expected`` top-level types, or raise a 400.
+
+    Strict where Python's decoder is lenient, because what it lets through breaks later: NaN and
+    Infinity are not JSON, integers past 4,300 digits raise a plain ValueError, nesting past the
+    recursion limit a RecursionError, and a lone ``\\ud800`` escape decodes to text that cannot be
+    encoded or hashed.
+    """
     if not request.body.strip():
         raise BadRequest(400, "the body is empty; expected JSON", field="$")
     try:
@@ -107,7 +115,7 @@ def read_json(request: Request, *expected: type) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequest(400, "the body is not UTF-8 text", position=exc.start) from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             400,
@@ -116,6 +124,12 @@ def read_json(request: Request, *expected: type) -> Any:
             column=exc.colno,
             position=exc.pos,
         ) from None
+    except RecursionError:
+        raise BadRequest(400, f"the body nests more than {MAX_DEPTH} levels deep", field="$") from None
+    except ValueError as exc:  # NaN / Infinity, or an integer too long to convert
+        reason = str(exc).partition(";")[0]
+        raise BadRequest(400, f"the body is not valid JSON: {reason}", field="$") from None
+    check_structure(value)
     if expected and not isinstance(value, expected):
         from vmss_responder.parse.fields import kind_of
 
@@ -124,14 +138,78 @@ def read_json(request: Request, *expected: type) -> Any:
     return value
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+class _Malformed(Exception):
+    """Raised from the innermost value; each level on the way out adds its key to ``path``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str | int] = []
+
+
+def check_structure(value: Any) -> None:
+    """400 naming the field for JSON nested deeper than :data:`MAX_DEPTH` or holding lone surrogates."""
+    try:
+        _check(value, 0)
+    except _Malformed as bad:
+        from vmss_responder.parse.fields import at
+
+        field = ""
+        for key in reversed(bad.path):
+            field = at(field, key)
+        raise BadRequest(400, bad.message, field=field or "$") from None
+
+
+def _check(value: Any, depth: int) -> None:
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, (dict, list)):
+        if depth == MAX_DEPTH:
+            raise _Malformed(f"nested more than {MAX_DEPTH} levels deep")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            try:
+                if isinstance(key, str):
+                    _check_text(key)
+                _check(item, depth + 1)
+            except _Malformed as bad:
+                bad.path.append(key)
+                raise
+
+
+def _check_text(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Malformed(
+            f"holds a lone surrogate (\\u{ord(text[exc.start]):04x}): not Unicode text"
+        ) from None
+
+
 def ingest(channel: str, payload: Any) -> Response:
-    """Store, then acknowledge: 202 once the delivery is in the inbox, 400 if malformed, 503 if not stored.
+    """Store, then acknowledge: 202 once the delivery is in the inbox, 400 if malformed, 413 if too
+    big to store, 503 if not stored.
 
     ``Responder.ingest`` handles processing failures itself (the sweep retries them), so an
     exception here means the delivery was not stored: the sender must retry it.
     """
+    from vmss_responder.store.base import MAX_RECORD_BYTES
+
     from . import runtime
 
+    # A delivery the store cannot keep must not get a 503: the sender would retry it for a day.
+    # Stored JSON escapes non-ASCII text, so a body under MAX_BODY can still be too big to keep.
+    stored, limit = len(json.dumps(payload, separators=(",", ":"))), MAX_RECORD_BYTES - STORE_HEADROOM
+    if stored > limit:
+        return error(
+            413, f"the delivery is {stored} bytes as stored JSON (non-ASCII escaped); the limit is {limit}"
+        )
     try:
         result: IngestResult = runtime.responder().ingest(channel, payload)
     except Exception:

@@ -16,12 +16,15 @@ FIELDS = ("resourceId", "incidentId", "dryRun")
 
 
 def post(request: Request) -> Response:
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
     from vmss_responder.azure import ArmThrottled
     from vmss_responder.runner import OutOfScope
 
     from . import runtime
 
     resource_id, incident_id, dry_run = _arguments(read_json(request, dict))
+    field = "incidentId" if incident_id else "resourceId"
     try:
         incident = runtime.responder().rerun(
             resource_id=resource_id, incident_id=incident_id, dry_run=dry_run
@@ -39,6 +42,10 @@ def post(request: Request) -> Response:
             f"ARM is throttling reads of this scale set; retry in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
+    except ResourceNotFoundError:  # a dry run on an ID in scope that ARM does not know
+        return error(404, "ARM has no such scale set", field=field)
+    except AzureError as exc:  # a dry run whose live read failed: ARM's fault, not the caller's
+        return error(502, f"the live read failed ({type(exc).__name__}); retry later", field=field)
     return json_response(
         200,
         {

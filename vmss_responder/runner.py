@@ -230,10 +230,15 @@ class Responder:
             message = (getattr(exc, "message", None) or str(exc)).splitlines()[0][:200]
             log.warning("live read of %s failed: %s", ref.id, message)
 
+            gone = (
+                getattr(exc, "status_code", None) == 404
+            )  # deleted (or never existed): nothing left to watch
+
             def retry(st: ScaleSetState) -> None:
-                st.due = now + self.settings.sweep_interval
+                st.due = None if gone else now + self.settings.sweep_interval
                 if st.incident:
-                    st.incident.note(now, "diagnosis", f"live read failed ({message}); retrying")
+                    what = "the scale set no longer exists; stopped rechecking" if gone else "retrying"
+                    st.incident.note(now, "diagnosis", f"live read failed ({message}); {what}")
 
             self.states.update(key, ref.id, retry)
             return None

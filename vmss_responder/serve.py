@@ -15,7 +15,11 @@ import contextlib
 import ipaddress
 import logging
 import os
+import signal
+import socket
 import sys
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,18 +66,28 @@ def run_serve(host: str, port: int, emulator: str | None = None, store_url: str 
         if not is_loopback(host):
             raise ServeError(f"refusing to listen on {host} without a key: set {API_KEY_ENV}")
         log.warning("%s is not set: the API is open to anything on this machine", API_KEY_ENV)
+    _exit_cleanly_on_sigterm()
     with _responder(emulator, store_url) as (responder, where):
         runtime.use(responder)
         try:
             app = create_app(
                 api_key=api_key, sweep_interval=responder.settings.sweep_interval.total_seconds()
             )
-            config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on")
+            # uvicorn's access log prints the query string, where Azure callers put the function
+            # key (?code=): the app logs each request itself, path and status only. uvicorn's own
+            # lines go through the root logger too (log_config=None): one format, all on stderr.
+            config = uvicorn.Config(
+                app, host=host, port=port, log_level="info", log_config=None, lifespan="on", access_log=False
+            )
             server = uvicorn.Server(config)
             try:
                 sock = config.bind_socket()
             except SystemExit:  # uvicorn reports the bind error itself and exits
                 raise ServeError(f"cannot listen on {host}:{port}") from None
+            # asyncio sets TCP_NODELAY only on sockets it creates (proto IPPROTO_TCP); uvicorn's has
+            # proto 0, so without this every response waits ~40 ms for a delayed ACK (Nagle). Accepted
+            # connections inherit the option from the listening socket.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.listen(
                 config.backlog
             )  # connect from now on: the address below is announced before uvicorn starts
@@ -91,6 +105,21 @@ def run_serve(host: str, port: int, emulator: str | None = None, store_url: str 
             responder.clients.close()
             responder.store.close()
     return 0
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Stop on SIGTERM (what service managers send) through the ``finally`` blocks.
+
+    uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler it found; with
+    the default one the process dies there, before the store is closed and the emulator's report
+    is logged. Exiting instead unwinds the stack, so serve stops the same way on SIGTERM and Ctrl-C.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit)
+
+
+def _exit(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 @contextlib.contextmanager
@@ -130,10 +159,23 @@ def _responder(emulator: str | None, store_url: str | None) -> Iterator[tuple[An
         target = ArmTarget(
             arm.base_url, arm.ca_path, StaticTokenCredential(clock), logs_endpoint=arm.base_url
         )
-        yield (
-            build_responder(settings, Edges(clock, url, target)),
-            f"ARM emulator {arm.base_url} serving {scenario.name}",
-        )
+        try:
+            yield (
+                build_responder(settings, Edges(clock, url, target)),
+                f"ARM emulator {arm.base_url} serving {scenario.name}",
+            )
+        finally:
+            _report_arm_calls(arm)
+
+
+def _report_arm_calls(arm: Any) -> None:
+    """What the responder asked of the emulated control plane this session, when serve stops:
+    the counts, then each distinct request (method and path) once with how often."""
+    calls = Counter((r.method, r.path) for r in arm.requests)
+    counts = ", ".join(f"{n} {kind}" for kind, n in arm.counts().items())
+    log.info("ARM emulator served %d requests (%s)", sum(calls.values()), counts)
+    for (method, path), n in sorted(calls.items()):
+        log.info("ARM emulator request: %s %s x%d", method, path, n)
 
 
 def is_loopback(host: str) -> bool:

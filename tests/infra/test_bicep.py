@@ -593,7 +593,9 @@ def test_wiring_targets_functions_the_app_defines() -> None:
         "import json, function_app; print(json.dumps({f.get_function_name(): [json.loads(b) for b in f.get_raw_bindings()]"
         " for f in function_app.app.get_functions()}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
     bindings = _json.loads(out)
     trigger = template("app/wiring.bicep")["parameters"]["eventGridFunctionName"]["default"]
     assert [b["type"] for b in bindings[trigger]] == ["eventGridTrigger"]

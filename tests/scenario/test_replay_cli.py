@@ -22,8 +22,20 @@ def test_replay_prints_one_complete_report_per_scenario(capsys: pytest.CaptureFi
         assert set(report) >= REPORT_KEYS
         assert set(report["arm"]) == {"reads", "writes", "throttled", "logQueries"}
         for inc in report["incidents"]:
-            assert {"id", "scaleSet", "instanceIds", "status", "findings", "explanation", "opened", "closed", "signals"} <= set(inc)
-            assert "/providers/Microsoft.Compute/virtualMachineScaleSets/" in inc["scaleSet"]  # the fleet's casing
+            assert {
+                "id",
+                "scaleSet",
+                "instanceIds",
+                "status",
+                "findings",
+                "explanation",
+                "opened",
+                "closed",
+                "signals",
+            } <= set(inc)
+            assert (
+                "/providers/Microsoft.Compute/virtualMachineScaleSets/" in inc["scaleSet"]
+            )  # the fleet's casing
 
 
 @pytest.mark.parametrize(
@@ -31,12 +43,17 @@ def test_replay_prints_one_complete_report_per_scenario(capsys: pytest.CaptureFi
     [
         (lambda d: d.pop("start"), "start"),
         (lambda d: d.update(until="90 minutes"), "until"),
-        (lambda d: d["fleet"]["scaleSets"][0]["instances"][0].update(powerState="asleep"), "fleet.scaleSets[0].instances[0].powerState"),
+        (
+            lambda d: d["fleet"]["scaleSets"][0]["instances"][0].update(powerState="asleep"),
+            "fleet.scaleSets[0].instances[0].powerState",
+        ),
         (lambda d: d["timeline"][0]["deliver"].update(channel="pigeon"), "timeline[0].deliver.channel"),
         (lambda d: d["config"].update(mode="yolo"), "config"),
     ],
 )
-def test_an_invalid_scenario_exits_2_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate, field: str) -> None:
+def test_an_invalid_scenario_exits_2_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate, field: str
+) -> None:
     data = json.loads((SCENARIOS / "scale-in-transient-degraded.json").read_text())
     mutate(data)
     path = tmp_path / "bad.json"

@@ -17,6 +17,8 @@ from ..durations import format_timestamp, parse_timestamp
 
 SIGNAL_NOTES_FIRST = 10  # how a storm incident began ...
 SIGNAL_NOTES_LAST = 30  # ... and what it looks like now
+TIMELINE_FIRST = 20  # every kind: how the incident began ...
+TIMELINE_MAX = 150  # ... and its latest entries
 
 FINDING_CODES: tuple[str, ...] = (
     "scale_operation",
@@ -104,7 +106,7 @@ class Incident:
     notified: bool = False  # any notification (info or page) already went out
     explained_by: list[str] = field(default_factory=list)  # operation keys
     trigger: str = "health"  # health | diagnosis | flapping
-    signals_omitted: int = 0  # signal entries dropped from the middle of the timeline (see note)
+    timeline_omitted: int = 0  # entries dropped from the middle of the timeline (see note)
 
     @property
     def is_open(self) -> bool:
@@ -126,16 +128,18 @@ class Incident:
         return True
 
     def note(self, at: datetime, kind: str, text: str) -> None:
-        """Add a timeline entry. Signal entries are bounded: the first few and the latest are kept,
-        the rest counted in ``signals_omitted``, so a storm incident's record stays small (it is
-        rewritten on every delivery)."""
+        """Add a timeline entry, keeping the record small (it is rewritten on every delivery): the
+        first entries and the latest are kept, the middle counted in ``timeline_omitted``. Signal
+        entries have a tighter bound of their own, so a storm never pushes the decisions out."""
         self.timeline.append(TimelineEntry(at, kind, text))
-        if kind != "signal":
-            return
-        signal_at = [i for i, e in enumerate(self.timeline) if e.kind == "signal"]
-        if len(signal_at) > SIGNAL_NOTES_FIRST + SIGNAL_NOTES_LAST:
-            del self.timeline[signal_at[SIGNAL_NOTES_FIRST]]
-            self.signals_omitted += 1
+        if kind == "signal":
+            signal_at = [i for i, e in enumerate(self.timeline) if e.kind == "signal"]
+            if len(signal_at) > SIGNAL_NOTES_FIRST + SIGNAL_NOTES_LAST:
+                del self.timeline[signal_at[SIGNAL_NOTES_FIRST]]
+                self.timeline_omitted += 1
+        if len(self.timeline) > TIMELINE_MAX:
+            del self.timeline[TIMELINE_FIRST]
+            self.timeline_omitted += 1
 
     def add_instances(self, ids: list[str] | set[str]) -> None:
         merged = set(self.instance_ids) | set(ids)

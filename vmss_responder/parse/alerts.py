@@ -37,8 +37,10 @@ from .fields import (
     opt_label,
     opt_list,
     opt_obj,
+    opt_prose,
     opt_text,
     opt_time,
+    shown,
     str_list,
     subscription_of,
     target,
@@ -269,7 +271,7 @@ def _health_state(event: _Event, props: dict, props_path: str) -> Availability |
         return current
     if (opt_text(event.ctx, "status", event.path) or "").lower() == "resolved":
         return Availability.AVAILABLE
-    title = opt_text(props, "title", props_path)
+    title = opt_prose(props, "title", props_path)
     match = _STATE_WORD.search(title) if title else None
     return availability(match.group(1), at(props_path, "title")) if match else None
 
@@ -280,7 +282,7 @@ def _phase(event: _Event) -> Phase:
     if phase is None:
         raise PayloadError(
             at(event.path, "status"),
-            f"{status!r} is not an operation status (Started, Accepted, Succeeded, Failed, Canceled)",
+            f"{shown(status)} is not an operation status (Started, Accepted, Succeeded, Failed, Canceled)",
         )
     return phase
 
@@ -364,7 +366,7 @@ def _service_health(event: _Event) -> Parsed:
         tracking_id=opt_text(props, "trackingId", props_path),
         incident_type=opt_text(props, "incidentType", props_path),
         stage=opt_text(props, "stage", props_path),
-        title=opt_text(props, "title", props_path),
+        title=opt_prose(props, "title", props_path),
         services=services,
         regions=regions,
         via=event.via,

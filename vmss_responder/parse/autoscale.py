@@ -14,7 +14,19 @@ from datetime import datetime
 
 from ..signals import Parsed, PayloadError, Phase
 from . import build
-from .fields import as_object, at, int_value, obj, opt_int, opt_text, present_key, target, text, timestamp
+from .fields import (
+    as_object,
+    at,
+    int_value,
+    obj,
+    opt_int,
+    opt_text,
+    present_key,
+    shown,
+    target,
+    text,
+    timestamp,
+)
 from .operations import SCALE_IN, SCALE_OUT
 
 AUTOSCALE_CALLER = "Microsoft.Insights/autoscaleSettings"
@@ -52,7 +64,7 @@ def parse_webhook(payload: object, *, received_at: datetime) -> Parsed:
     verb = text(body, "operation", "")
     name = _OPERATIONS.get(verb.strip().lower())
     if name is None:
-        raise PayloadError("operation", f"expected 'Scale Out' or 'Scale In', got {verb!r}")
+        raise PayloadError("operation", f"expected 'Scale Out' or 'Scale In', got {shown(verb)}")
     context = obj(body, "context", "")
     setting = text(context, "id", "context")
     stamp = text(context, "timestamp", "context")

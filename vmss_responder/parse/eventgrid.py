@@ -33,8 +33,10 @@ from .fields import (
     obj,
     opt_availability,
     opt_obj,
+    opt_prose,
     opt_text,
     opt_time,
+    shown,
     target,
     text,
 )
@@ -92,7 +94,7 @@ def _cloudevents_envelope(item: object, path: str) -> Envelope:
         )
     event_type = text(event, "type", path)
     if event.get("specversion") != "1.0":
-        raise PayloadError(at(path, "specversion"), f"expected '1.0', got {event.get('specversion')!r}")
+        raise PayloadError(at(path, "specversion"), f"expected '1.0', got {shown(event.get('specversion'))}")
     text(event, "source", path)  # required by CloudEvents 1.0, not used
     return Envelope(
         id=text(event, "id", path),
@@ -238,8 +240,8 @@ def _annotated(envelope: Envelope, channel: str, received_at: datetime) -> Signa
             context=opt_text(props, "context", props_path),
             category=opt_text(props, "category", props_path),
             impact_type=opt_text(props, "impactType", props_path),
-            reason=opt_text(props, "reason", props_path),
-            summary=opt_text(props, "summary", props_path),
+            reason=opt_prose(props, "reason", props_path),
+            summary=opt_prose(props, "summary", props_path),
         ),
         via=_VIA[channel],
     )

@@ -11,6 +11,7 @@ these run for every event on the hot path.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -19,6 +20,16 @@ from ..identity import InvalidResourceId, ScaleSetRef, parse_resource_id
 from ..signals import Availability, PayloadError
 
 _AVAILABILITY = {a.value.lower(): a for a in Availability}
+
+# What one field of a payload may hold. Identifiers, states and names Azure sends are far
+# shorter (an instance ID is under 300 characters); text read into a signal ends up in the
+# scale set's state record, rewritten on every delivery, so a longer value is refused (an ID,
+# a name) or cut (prose: summaries, reasons, titles) rather than stored.
+MAX_TEXT = 1024
+MAX_PROSE = 500
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+_PLAIN_KEY = re.compile(r'[^.\[\]"\\\x00-\x1f\ud800-\udfff]+')
 
 # Claims that name who called ARM, most specific first: a user's UPN (what the Activity Log's
 # `caller` shows), then display names, then the service principal / application.
@@ -35,10 +46,22 @@ _CALLER_CLAIMS = (
 
 
 def at(path: str, key: str | int) -> str:
-    """Join a JSON path: ``at("[0].data", "id")`` -> ``[0].data.id``; ints index arrays."""
+    """Join a JSON path: ``at("[0].data", "id")`` -> ``[0].data.id``; ints index arrays.
+
+    A key the dotted form cannot show (empty, or holding ``.``, brackets, quotes, control
+    characters, lone surrogates: any sender may use one) is written quoted, ``data[""]``.
+    """
     if isinstance(key, int):
         return f"{path}[{key}]"
+    if _PLAIN_KEY.fullmatch(key) is None:
+        return f"{path}[{json.dumps(key)}]"
     return f"{path}.{key}" if path else key
+
+
+def shown(value: object) -> str:
+    """A value quoted for an error message, cut short: the message goes back to the sender."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def kind_of(value: object) -> str:
@@ -99,11 +122,17 @@ def opt_obj(parent: dict, key: str, path: str) -> dict | None:
     raise PayloadError(at(path, key), f"expected an object, got {kind_of(value)}")
 
 
+def _too_long(path: str, key: str) -> PayloadError:
+    return PayloadError(at(path, key), f"longer than {MAX_TEXT} characters")
+
+
 def text(parent: dict, key: str, path: str, *, any_case: bool = False) -> str:
-    """A required non-empty string member."""
+    """A required non-empty string member of at most :data:`MAX_TEXT` characters."""
     key = present_key(parent, key, any_case)
     value = parent.get(key)
     if isinstance(value, str) and value:
+        if len(value) > MAX_TEXT:
+            raise _too_long(path, key)
         return value
     raise PayloadError(
         at(path, key),
@@ -112,14 +141,24 @@ def text(parent: dict, key: str, path: str, *, any_case: bool = False) -> str:
 
 
 def opt_text(parent: dict, key: str, path: str, *, any_case: bool = False) -> str | None:
-    """An optional string member: absent, null or empty -> None."""
+    """An optional string member of at most :data:`MAX_TEXT` characters: absent, null or empty -> None."""
     key = present_key(parent, key, any_case)
     value = parent.get(key)
     if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise _too_long(path, key)
         return value or None
     if value is None:
         return None
     raise PayloadError(at(path, key), f"expected a string, got {kind_of(value)}")
+
+
+def opt_prose(parent: dict, key: str, path: str) -> str | None:
+    """Optional free text for people (a summary, a reason, a title), cut to :data:`MAX_PROSE`."""
+    value = parent.get(key)
+    if isinstance(value, str):
+        return value if len(value) <= MAX_PROSE else value[: MAX_PROSE - 1] + "…"
+    return opt_text(parent, key, path)
 
 
 def opt_label(parent: dict, key: str, path: str) -> str | None:
@@ -142,7 +181,7 @@ def opt_int(parent: dict, key: str, path: str, *, any_case: bool = False) -> int
         stripped = value.strip()
         if stripped.isdecimal():
             return int(stripped)
-    raise PayloadError(at(path, key), f"expected an integer, got {value!r}")
+    raise PayloadError(at(path, key), f"expected an integer, got {shown(value)}")
 
 
 def int_value(parent: dict, key: str, path: str) -> int:
@@ -172,6 +211,8 @@ def str_list(parent: dict, key: str, path: str) -> list[str]:
     for i, item in enumerate(value):
         if not isinstance(item, str):
             raise PayloadError(at(at(path, key), i), f"expected a string, got {kind_of(item)}")
+        if len(item) > MAX_TEXT:
+            raise PayloadError(at(at(path, key), i), f"longer than {MAX_TEXT} characters")
     return value
 
 
@@ -180,6 +221,8 @@ def timestamp(value: object, path: str) -> datetime:
 
     ``datetime.fromisoformat`` reads Azure's forms in well under a microsecond on 3.11; the
     isodate-based :func:`parse_timestamp` (about 7 µs) is the fallback for other spellings.
+    Times outside :data:`EARLIEST`..:data:`LATEST` are refused: near year 1 or 9999 the engine's
+    date arithmetic overflows, and a signal that cannot be folded would poison its scale set.
     """
     if isinstance(value, datetime):
         parsed = value
@@ -188,16 +231,22 @@ def timestamp(value: object, path: str) -> datetime:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             try:
-                return parse_timestamp(value)
+                parsed = parse_timestamp(value)
             except ValueError:
-                raise PayloadError(path, f"not an RFC 3339 timestamp: {value[:64]!r}") from None
+                raise PayloadError(path, f"not an RFC 3339 timestamp: {shown(value)}") from None
     else:
         raise PayloadError(
             path, "missing" if value is None else f"expected a timestamp, got {kind_of(value)}"
         )
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        utc = (
+            parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        )
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise PayloadError(path, f"{shown(value)} is outside {EARLIEST.year}-{LATEST.year - 1}")
+    return utc
 
 
 def opt_time(parent: dict, key: str, path: str) -> datetime | None:
@@ -215,7 +264,7 @@ def availability(value: object, path: str) -> Availability:
             return found
     if value is None or value == "":
         raise PayloadError(path, "missing")
-    raise PayloadError(path, f"expected one of Available, Degraded, Unavailable, Unknown, got {value!r}")
+    raise PayloadError(path, f"expected one of Available, Degraded, Unavailable, Unknown, got {shown(value)}")
 
 
 def opt_availability(parent: dict, key: str, path: str) -> Availability | None:
@@ -257,7 +306,7 @@ def claims(value: object, path: str) -> dict:
 def caller_from_claims(found: dict) -> str | None:
     for name in _CALLER_CLAIMS:
         value = found.get(name)
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and len(value) <= MAX_TEXT:
             return value
     return None
 
