@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,6 +114,11 @@ class Responder:
         self.actions = Actions(store)
         self.leases = Leases(store)
         self.rejected = Rejected(store)
+        # The store lease is held by this process's owner, so it keeps other instances out (and lets
+        # a restarted process with the same owner in at once); threads of this process (ingest
+        # handlers, the sweep timer, a rerun) are kept apart by this set.
+        self._evaluating: set[str] = set()
+        self._evaluating_lock = threading.Lock()
 
     # ------------------------------------------------------------------ ingest
     @_within_budget
@@ -188,13 +194,22 @@ class Responder:
         """Read live state once, decide, act, notify. Returns the incident it touched, if any."""
         now = self.clock.now()
         key = ref.key
-        if not self.leases.acquire(key, self.owner, now, now + self.settings.lease_duration):
-            log.info("evaluation of %s is running elsewhere", ref.id)
-            return None
+        with self._evaluating_lock:
+            if key in self._evaluating:
+                log.info("evaluation of %s is running in this process", ref.id)
+                return None
+            self._evaluating.add(key)
         try:
-            return self._evaluate_locked(ref, now, dry_run=dry_run, reason=reason, lookup=lookup)
+            if not self.leases.acquire(key, self.owner, now, now + self.settings.lease_duration):
+                log.info("evaluation of %s is running elsewhere", ref.id)
+                return None
+            try:
+                return self._evaluate_locked(ref, now, dry_run=dry_run, reason=reason, lookup=lookup)
+            finally:
+                self.leases.release(key, self.owner)
         finally:
-            self.leases.release(key, self.owner)
+            with self._evaluating_lock:
+                self._evaluating.discard(key)
 
     def _evaluate_locked(
         self, ref: ScaleSetRef, now: datetime, *, dry_run: bool, reason: str | None, lookup: bool
@@ -405,7 +420,11 @@ class Responder:
         return call
 
     def _confirm(self, ref: ScaleSetRef, rec: ActionRecord, facts: Any) -> bool:
-        """An unconfirmed call: did it happen (then go on), is it moot, or send it again? True to go on."""
+        """An unconfirmed call: did it happen (then go on), is it moot, or send it again? True to go on.
+
+        Only a live view read after the call was sent can tell; an older one waits for the next."""
+        if rec.last_sent is not None and facts.read_at <= rec.last_sent:
+            return False
         outcome = took_effect(rec, facts)
         if outcome == "happened":
             rec.unconfirmed = False

@@ -14,9 +14,11 @@ and its bookkeeping (the designed at-least-once window), with the same body and 
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from tests.reliability.procs.rig import API_KEY, rig
 from tests.reliability.procs.storm import SCENARIOS, Storm, merged
 from vmss_responder.azure import ArmTarget, AzureClients, StaticTokenCredential
 from vmss_responder.clock import VirtualClock
+from vmss_responder.identity import parse_resource_id
 from vmss_responder.notify.outbox import Outbox
 from vmss_responder.runner import Responder
 from vmss_responder.sim.emulator import ArmEmulator
@@ -128,14 +131,14 @@ def summary(trials: list[dict[str, Any]]) -> dict[str, Any]:
 # ---------------------------------------------------------------- what the trials found, pinned down
 
 
-def test_an_action_whose_outcome_died_with_the_process_is_still_verified(tmp_path: Path) -> None:
-    """The "arm" kills of the trials: ARM accepted the resume, the process died before saving the
-    record's outcome. The record stays ``pending`` with no correlation id; the incident waits on it
-    ("instances are still settling") for ever, though the platform repaired the instance."""
-    scenario = load_scenario(SCENARIOS / "suspended-repairs-resumed.json")
+@contextlib.contextmanager
+def one_scale_set(
+    name: str, tmp_path: Path
+) -> Iterator[tuple[Any, VirtualClock, Fleet, ArmEmulator, Callable[[SqliteStore], Responder]]]:
+    """One scenario's fleet behind the emulator, and a way to build its responder on a given store."""
+    scenario = load_scenario(SCENARIOS / f"{name}.json")
     clock = VirtualClock(scenario.start)
     fleet = Fleet.from_spec(scenario.fleet, clock.now())
-    path = str(tmp_path / "store.sqlite")
     with ArmEmulator(fleet, clock) as arm:
         settings = scenario.settings(
             {"scopes": [f"/subscriptions/{scenario.subscription_id}"], "workspaceId": arm.workspace_id}
@@ -149,21 +152,79 @@ def test_an_action_whose_outcome_died_with_the_process_is_still_verified(tmp_pat
                 settings, store, clock, AzureClients(target, clock, settings), Outbox(store, settings, clock)
             )
 
+        yield scenario, clock, fleet, arm, responder
+
+
+def sweep_to_the_end(responder: Responder, scenario: Any, clock: VirtualClock, fleet: Fleet) -> None:
+    while clock.now() < scenario.start + scenario.until:
+        clock.advance(responder.settings.sweep_interval.total_seconds())
+        fleet.tick(clock.now())
+        responder.sweep()
+
+
+def test_an_action_whose_outcome_died_with_the_process_is_still_verified(tmp_path: Path) -> None:
+    """The "arm" kills of the trials: ARM accepted the resume, the process died before saving the
+    record's outcome. The record stays ``pending`` with no correlation id; the incident waits on it
+    ("instances are still settling") for ever, though the platform repaired the instance."""
+    path = str(tmp_path / "store.sqlite")
+    with one_scale_set("suspended-repairs-resumed", tmp_path) as (scenario, clock, fleet, arm, responder):
         dying = DyingStore(path)
         dying.dies_at = ("upsert", "actions")  # the record's outcome, right after the ARM call
         (alert,) = [s.body for s in scenario.timeline if s.kind == "deliver"]
         with pytest.raises(Killed):
             responder(dying).ingest(alert["channel"], alert["payload"])
         restarted = responder(SqliteStore(path))
-        while clock.now() < scenario.start + scenario.until:
-            clock.advance(settings.sweep_interval.total_seconds())
-            fleet.tick(clock.now())
-            restarted.sweep()
+        sweep_to_the_end(restarted, scenario, clock, fleet)
         (incident,) = restarted.current_incidents()
         (action,) = restarted.actions.all()
         writes = [r.path for r in arm.requests if r.kind == "write"]
     assert len(writes) == 1  # holds: never twice
     assert (incident.status.value, action.result) == ("remediated", "succeeded")
+
+
+class MeddlingStore(SqliteStore):
+    """Runs ``meddle(record)`` once, on another thread, the moment an action record is claimed (before its call)."""
+
+    def __init__(self, path: str, meddle: Callable[[dict[str, Any]], Any]) -> None:
+        super().__init__(path)
+        self.meddle: Callable[[dict[str, Any]], Any] | None = meddle
+        self.meddled: list[Any] = []
+
+    def insert(self, table: str, partition: str, row: str, value: dict[str, Any]) -> str | None:
+        etag = super().insert(table, partition, row, value)
+        if table == "actions" and self.meddle is not None:
+            meddle, self.meddle = self.meddle, None
+            worker = threading.Thread(target=lambda: self.meddled.append(meddle(value)))
+            worker.start()
+            worker.join()
+        return etag
+
+
+def test_a_second_evaluation_in_the_same_process_does_not_resend_a_call_in_flight(tmp_path: Path) -> None:
+    """Trial 1's doubled reimage: the store lease is the process's, so while an ingest's evaluation
+    was between storing its action (unconfirmed) and calling ARM, the sweep thread of the same
+    process evaluated the same scale set, found the call "unconfirmed" in a live view that did not
+    show it yet, and sent it again. Now a second evaluation in the process stands aside, and an
+    unconfirmed call is judged only from a view read after it was sent."""
+    with one_scale_set("repairs-not-running-restart", tmp_path) as (scenario, clock, fleet, arm, responder):
+
+        def sweep_thread(action: dict[str, Any]) -> Any:
+            clock.advance(1)  # a view read after the record was stored, before ARM has the call
+            parsed = parse_resource_id(action["scale_set"])
+            assert parsed is not None
+            return app.evaluate(parsed[0])
+
+        store = MeddlingStore(str(tmp_path / "store.sqlite"), sweep_thread)
+        app = responder(store)
+        for step in scenario.timeline:
+            clock.advance((scenario.start + step.at - clock.now()).total_seconds())
+            fleet.tick(clock.now())
+            app.ingest(step.body["channel"], step.body["payload"])
+        sweep_to_the_end(app, scenario, clock, fleet)
+        writes = [r.path for r in arm.requests if r.kind == "write"]
+        actions = [a for a in app.actions.all() if a.mode == "executed"]
+    assert store.meddled == [None]  # the second evaluation stood aside
+    assert len(actions) == 1 and len(writes) == 1
 
 
 def test_a_digest_cut_short_by_a_crash_is_not_sent_again_piece_by_piece(
