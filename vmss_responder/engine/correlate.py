@@ -265,13 +265,14 @@ def schedule(state: ScaleSetState, now: datetime, settings: Settings) -> None:
             earliest = (state.last_read + MIN_READ_GAP) if state.last_read else now
             inc.next_check = min(inc.next_check, max(now, earliest))
         candidates.append(inc.next_check)
+    if state.diagnose:
+        candidates.append(now)  # a diagnosis asked for (flapping, a repair state change): read now
     due = min(candidates) if candidates else None
     if due is not None and state.last_read is not None:
         # Signals alone never read one scale set more than once per MIN_READ_GAP: a backlog of old
-        # events (every hold already over) or a storm must not turn into one read per delivery.
+        # events (every hold already over), a storm or a flapping autoscale must not turn into one
+        # read per delivery. Only a manual rerun reads sooner (it does not come through here).
         due = max(due, state.last_read + MIN_READ_GAP)
-    if state.diagnose:
-        due = now  # a rerun asks for a read now
     state.due = due
 
 
