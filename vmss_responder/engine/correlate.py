@@ -128,9 +128,23 @@ def _find_operation(
                 and not (
                     op.ended and sig.event_time > op.ended
                 )  # that operation was over: this is another one
+                and not _overtaken(state, op, sig.event_time)
             ):
                 return op
     return None
+
+
+def _overtaken(state: ScaleSetState, op: Operation, at: datetime) -> bool:
+    """Another scale operation to another capacity started after ``op`` and by ``at``: a signal
+    at ``at`` belongs to that one or to a new one, never to ``op`` (webhook-only flapping
+    4->6, 6->4, 4->6 is three operations, not two)."""
+    return any(
+        other is not op
+        and other.category is OpCategory.SCALE
+        and other.new_capacity != op.new_capacity
+        and op.started < other.started <= at
+        for other in state.operations
+    )
 
 
 def _absorb_annotation(state: ScaleSetState, sig: Signal, settings: Settings) -> None:
