@@ -87,9 +87,17 @@ def test_most_instances_unhealthy_is_a_broken_probe_paged_with_no_resume_and_no_
 def test_suspended_repairs_with_a_local_cause_are_resumed_as_shadow_in_observe_mode() -> None:
     st, d = decide_after_hold(fleet(unhealthy=["4"], **SUSPENDED))
     assert "repairs_suspended" in codes(st)
-    assert ops(d, executed=False)[0] == ("resume_repairs", [])
+    assert ops(d, executed=False) == [("resume_repairs", [])]  # what act mode would do: no restart on top
     assert ops(d, executed=True) == []
     assert "shadow: observe mode" in d.actions[0].reason
+
+
+def test_suspended_repairs_fall_back_to_the_instance_when_resume_is_not_allowed() -> None:
+    st, d = decide_after_hold(
+        fleet(unhealthy=["4"], **SUSPENDED), {"mode": "act", "allowedActions": ["restart_instance"]}
+    )
+    assert ops(d) == [("resume_repairs", []), ("restart_instance", ["4"])]
+    assert ops(d, executed=True) == [("restart_instance", ["4"])]
 
 
 def test_suspended_repairs_with_a_local_cause_are_resumed_in_act_mode_and_the_platform_left_to_repair() -> (

@@ -358,11 +358,14 @@ def _plan(
                 grace_end = now + (facts.grace_period or timedelta(minutes=10)) + settings.repair_wait_margin
                 waiting = grace_end
 
+    # The plan is act mode's, executed or shadow alike: in observe mode or a dry run a resume that
+    # act mode would send leaves the instances to the platform, as it would there.
+    resuming = resumed or any(p.op == "resume_repairs" and p.op in settings.allowed_actions for p in plan)
     diagnosing: set[str] = set()
     # -- optional diagnostic run command on one instance -----------------------------------
     # never on an instance the platform is about to repair (grace period, or repairs just resumed)
     platform_repairs = set(grace_ids) if facts.repairs_running else set()
-    if resumed or any(p.op == "resume_repairs" and p.execute for p in plan):
+    if resuming:
         platform_repairs.update(repairable)
     if "run_command" in settings.allowed_actions and not any(x.op == "run_command" for x in actions):
         target = next(
@@ -426,9 +429,7 @@ def _plan(
             )
             waiting = min(waiting, until) if waiting else until
             continue
-        elif a.has("repairs_suspended") and (
-            resumed or any(p.op == "resume_repairs" and p.execute for p in plan)
-        ):
+        elif a.has("repairs_suspended") and resuming:
             continue  # the platform repairs it once resumed
         elif inst.stopped:
             op, why = (
